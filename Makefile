@@ -1,0 +1,44 @@
+# Archive Portal: `make run` to use it, `make test` to test it. Nothing else needs installing by hand.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO ?= 1
+RUN_PROCS := s3 worker beat web $(if $(filter 0 no off false,$(DEMO)),,demo)
+
+.PHONY: run test bench setup services check-services browser clean
+
+$(STAMP): requirements/base.txt requirements/test.txt requirements/lock.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/test.txt -c requirements/lock.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+check-services: setup
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-archive_portal.settings.local} $(PY) manage.py preflight
+
+## run: set everything up and run SeaweedFS, the worker (owns the warehouse), beat, the web and a demo feed
+run: check-services
+	ARCHIVE_MIGRATE_WAREHOUSE=false $(PY) manage.py migrate --noinput
+	@$(PY) manage.py ensure_admin
+	@echo "Archive Portal: http://127.0.0.1:8000/  (admin: http://127.0.0.1:8000/admin/)  Ctrl-C stops everything."
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start $(RUN_PROCS)
+
+## browser: Debian's chromium for the browser tests (Playwright drives it; its own download is not used)
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## test: set up and run the whole suite against real PostgreSQL, Redis, SeaweedFS and chDB
+test: setup browser
+	DJANGO_SETTINGS_MODULE=archive_portal.settings.test $(PY) manage.py preflight
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## bench: the export benchmark (prints one JSON object)
+bench: check-services
+	$(PY) manage.py archive bench --records $${RECORDS:-200000} --json
+
+clean:
+	rm -rf var/test

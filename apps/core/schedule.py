@@ -1,0 +1,53 @@
+"""Every periodic task, declared in one place and synced into django-celery-beat by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    task: str
+    every_seconds: int
+    kwargs: str = "{}"
+    description: str = ""
+
+
+SCHEDULE: tuple[Periodic, ...] = (
+    # The streaming export: each run drains what is there (bounded time); runs overlap safely
+    # because exporters share the consumer group and the ledger.
+    Periodic(
+        name="export the archive stream",
+        task="apps.exports.tasks.export_stream",
+        every_seconds=10,
+        kwargs='{"max_seconds": 25}',
+        description="Redis stream to ClickHouse and Iceberg, exactly once",
+    ),
+)
+
+
+@transaction.atomic
+def sync_schedule() -> list[str]:
+    """Create or update each entry by name; keeps last_run_at; disables entries no longer declared."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    names = []
+    for entry in SCHEDULE:
+        interval, _ = IntervalSchedule.objects.get_or_create(every=entry.every_seconds, period=IntervalSchedule.SECONDS)
+        PeriodicTask.objects.update_or_create(
+            name=entry.name,
+            defaults={
+                "task": entry.task,
+                "interval": interval,
+                "kwargs": entry.kwargs,
+                "description": entry.description,
+                "enabled": True,
+                "expire_seconds": entry.every_seconds * 3,
+            },
+        )
+        names.append(entry.name)
+    PeriodicTask.objects.filter(task__startswith="apps.").exclude(name__in=names).update(enabled=False)
+    return names

@@ -1,0 +1,56 @@
+"""Admin for the export ledger (read-only) and dead letters (edit fields, then re-queue)."""
+
+from django.contrib import admin, messages
+
+from apps.exports import services
+from apps.exports.models import DeadLetter, ExportBatch, ExportError
+
+
+@admin.register(ExportBatch)
+class ExportBatchAdmin(admin.ModelAdmin):
+    list_display = ("id", "created_at", "state", "records", "dead_letters", "first_id", "last_id", "attempts", "consumer")
+    list_filter = ("state", "stream")
+    search_fields = ("id", "first_id", "last_id", "consumer")
+    date_hierarchy = "created_at"
+    exclude = ("entry_ids",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ExportError)
+class ExportErrorAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "stage", "message", "batch")
+    list_filter = ("stage",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    list_display = ("entry_id", "created_at", "reason", "requeued_at", "requeued_as")
+    list_filter = ("requeued_at", "stream")
+    search_fields = ("entry_id", "reason")
+    readonly_fields = ("stream", "entry_id", "reason", "batch", "created_at", "requeued_at", "requeued_as", "requeued_by")
+    actions = ["requeue"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Re-queue the selected entries into the archive stream (after fixing their fields)")
+    def requeue(self, request, queryset):
+        done = 0
+        for dead_letter in queryset:
+            services.dead_letter_requeue(dead_letter=dead_letter, actor=request.user)
+            done += 1
+        self.message_user(request, f"Re-queued {done} entries; the exporter validates them again.", messages.SUCCESS)

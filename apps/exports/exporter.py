@@ -1,0 +1,260 @@
+"""The exporter: reads the stream in batches and lands each batch exactly once in every sink.
+
+Per batch: read -> record in the ledger (locked) -> transform -> write ClickHouse -> write
+Iceberg -> dead-letter + XACK in one Redis MULTI -> mark acknowledged. Each step is idempotent
+and recorded, so a crash anywhere is repaired by replaying the recorded batch as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+
+from apps.exports.models import BatchState, DeadLetter, ExportBatch, ExportError
+from apps.exports.pipeline import ledger, sinks
+from apps.exports.pipeline.policy import PayloadPolicy
+from apps.exports.pipeline.transform import stream_id_key, transform
+from apps.stream import client as streams
+
+logger = logging.getLogger(__name__)
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+@dataclass
+class ExportSummary:
+    batches: int = 0
+    records: int = 0
+    dead_letters: int = 0
+    recovered_batches: int = 0
+    seconds: float = 0.0
+    stopped_early: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, batch: ExportBatch, recovered: bool = False) -> None:
+        self.batches += 1
+        self.records += batch.records
+        self.dead_letters += batch.dead_letters
+        self.recovered_batches += int(recovered)
+
+    def as_dict(self) -> dict:
+        return {
+            "batches": self.batches,
+            "records": self.records,
+            "dead_letters": self.dead_letters,
+            "recovered_batches": self.recovered_batches,
+            "seconds": round(self.seconds, 3),
+            "stopped_early": self.stopped_early,
+            "errors": self.errors,
+        }
+
+
+def _decode_fields(raw: dict[bytes, bytes]) -> dict[str, str]:
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in raw.items()}
+
+
+class Exporter:
+    def __init__(
+        self,
+        *,
+        consumer: str | None = None,
+        cfg: streams.StreamConfig | None = None,
+        policy: PayloadPolicy | None = None,
+        batch_size: int | None = None,
+        batch_seconds: float | None = None,
+        claim_idle_ms: int | None = None,
+    ) -> None:
+        self.cfg = cfg or streams.StreamConfig.from_settings()
+        self.consumer = consumer or default_consumer_name()
+        self.policy = policy or PayloadPolicy.from_settings()
+        self.batch_size = batch_size or settings.ARCHIVE_EXPORT_BATCH_SIZE
+        self.batch_seconds = settings.ARCHIVE_EXPORT_BATCH_SECONDS if batch_seconds is None else batch_seconds
+        self.claim_idle_ms = settings.ARCHIVE_EXPORT_CLAIM_IDLE_MS if claim_idle_ms is None else claim_idle_ms
+        self.redis = streams.connection()
+        streams.ensure_group(self.redis, self.cfg)
+
+    # --- the loop -------------------------------------------------------------------------
+    def run(
+        self,
+        *,
+        follow: bool = False,
+        max_seconds: float | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+        on_batch: Callable[[ExportBatch, ExportSummary], None] | None = None,
+    ) -> ExportSummary:
+        """Drain (default): everything present at start, then return. Follow: until should_stop()."""
+        started = time.monotonic()
+        summary = ExportSummary()
+        horizon = None if follow else self._last_entry_id()
+        wait_for_idle_until = None
+        while True:
+            if should_stop() or (max_seconds is not None and time.monotonic() - started > max_seconds):
+                summary.stopped_early = not follow
+                break
+            progressed = False
+            for batch in self.recover():
+                summary.add(batch, recovered=True)
+                progressed = True
+                self._notify(on_batch, batch, summary)
+            batch = self.export_next(block=follow, drain=not follow, horizon=horizon)
+            if batch is not None:
+                summary.add(batch)
+                progressed = True
+                self._notify(on_batch, batch, summary)
+            if progressed or follow:
+                wait_for_idle_until = None
+                continue
+            # Nothing new: entries still pending for a dead consumer become claimable once idle.
+            if not self._orphaned_pending():
+                break
+            if wait_for_idle_until is None:
+                wait_for_idle_until = time.monotonic() + self.claim_idle_ms / 1000 + 5
+            if time.monotonic() > wait_for_idle_until:
+                summary.errors.append("some pending entries belong to a consumer that still holds them")
+                break
+            time.sleep(min(0.25, self.claim_idle_ms / 4000))
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    @staticmethod
+    def _notify(on_batch, batch, summary) -> None:
+        if on_batch is not None:
+            on_batch(batch, summary)
+
+    def _last_entry_id(self) -> str | None:
+        last = self.redis.xrevrange(self.cfg.stream, count=1)
+        return last[0][0].decode() if last else None
+
+    def _orphaned_pending(self) -> bool:
+        """Pending entries that no live exporter is working on (they will be claimed when idle)."""
+        summary = self.redis.xpending(self.cfg.stream, self.cfg.group)
+        if not summary["pending"]:
+            return False
+        held = 0
+        for batch in ledger.unfinished(self.cfg.stream, self.cfg.group):
+            if not ledger.try_lock(batch.id):
+                held += len(batch.entry_ids)
+            else:
+                ledger.unlock(batch.id)
+        return summary["pending"] > held
+
+    # --- one batch ----------------------------------------------------------------------------
+    def export_next(self, *, block: bool, drain: bool = False, horizon: str | None = None) -> ExportBatch | None:
+        """Collect up to batch_size entries (idle claims first, then new ones) and export them.
+
+        block: wait up to batch_seconds for new entries (follow mode). drain: read new entries
+        only up to `horizon`, the last entry present when the drain started.
+        """
+        entries = self._claim_orphans()
+        deadline = time.monotonic() + self.batch_seconds
+        horizon_key = stream_id_key(horizon) if horizon else None
+        while len(entries) < self.batch_size:
+            if drain and (horizon_key is None or (entries and stream_id_key(entries[-1][0]) >= horizon_key)):
+                break
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if block and remaining_ms <= 0:
+                break
+            wait = remaining_ms if block else None
+            new = streams.read_new(self.redis, self.cfg, self.consumer, self.batch_size - len(entries), wait)
+            if not new:
+                break
+            entries.extend(new)
+        if not entries:
+            return None
+        entries.sort(key=lambda e: stream_id_key(e[0]))
+        batch = ledger.record(
+            stream=self.cfg.stream,
+            group=self.cfg.group,
+            consumer=self.consumer,
+            entry_ids=[e[0] for e in entries],
+            sinks=sinks.enabled_sinks(),
+        )
+        return self._process(batch, entries)
+
+    def _claim_orphans(self) -> list[streams.Entry]:
+        """Entries another consumer received and left idle, that no recorded batch covers."""
+        claimed = streams.claim_idle(self.redis, self.cfg, self.consumer, self.claim_idle_ms, self.batch_size)
+        if not claimed:
+            return []
+        ids = [e[0] for e in claimed]
+        covered = set()
+        for batch in ExportBatch.objects.filter(
+            stream=self.cfg.stream, group=self.cfg.group, state__in=ledger.UNFINISHED, entry_ids__overlap=ids
+        ).only("entry_ids"):
+            covered.update(batch.entry_ids)
+        return [e for e in claimed if e[0] not in covered]
+
+    def recover(self) -> list[ExportBatch]:
+        """Replay every recorded, unfinished batch whose exporter is gone (its lock is free)."""
+        done = []
+        for batch in ledger.unfinished(self.cfg.stream, self.cfg.group):
+            if not ledger.try_lock(batch.id):
+                continue  # a live exporter is on it
+            batch.refresh_from_db()
+            if batch.state == BatchState.ACKNOWLEDGED:  # finished between our query and the lock
+                ledger.unlock(batch.id)
+                continue
+            ledger.mark(batch, attempts=batch.attempts + 1, consumer=self.consumer)
+            logger.warning("recovering batch %s (%d entries)", batch.id, len(batch.entry_ids))
+            entries = streams.claim_ids(self.redis, self.cfg, self.consumer, batch.entry_ids)
+            done.append(self._process(batch, entries))
+        return done
+
+    def _process(self, batch: ExportBatch, entries: list[streams.Entry]) -> ExportBatch:
+        """Finish a locked batch from wherever it stands; releases the lock in every case."""
+        try:
+            return self._write_and_ack(batch, entries)
+        except Exception as exc:
+            ExportError.objects.create(batch=batch, stage="export", message=f"{type(exc).__name__}: {exc}"[:4000])
+            raise
+        finally:
+            ledger.unlock(batch.id)
+
+    def _write_and_ack(self, batch: ExportBatch, entries: list[streams.Entry]) -> ExportBatch:
+        if batch.state == BatchState.RECORDED and len(entries) < len(batch.entry_ids):
+            # Only possible if someone deleted or trimmed entries that were still pending.
+            missing = len(batch.entry_ids) - len(entries)
+            ExportError.objects.create(
+                batch=batch, stage="read", message=f"{missing} entries left the stream before they were exported"
+            )
+        result = transform(entries, self.policy)
+        batch_key = str(batch.id)
+        if batch.state == BatchState.RECORDED:
+            ledger.mark(batch, records=result.records, dead_letters=len(result.dead), arrow_bytes=result.table.nbytes)
+            if result.records and sinks.CLICKHOUSE in batch.sinks and batch.clickhouse_at is None:
+                sinks.write_clickhouse(result.table, batch_key)
+                ledger.mark(batch, clickhouse_at=ledger.now())
+            if result.records and sinks.ICEBERG in batch.sinks and batch.iceberg_at is None:
+                sinks.write_iceberg(result.table, batch_key)
+                ledger.mark(batch, iceberg_at=ledger.now())
+            with transaction.atomic():
+                DeadLetter.objects.bulk_create(
+                    [
+                        DeadLetter(stream=self.cfg.stream, entry_id=sid, reason=reason,
+                                   fields=_decode_fields(raw), batch=batch)
+                        for sid, reason, raw in result.dead
+                    ],
+                    ignore_conflicts=True,
+                )
+                ledger.mark(batch, state=BatchState.WRITTEN)
+        # Entries that are no longer pending were acknowledged before a crash: do not ack or
+        # dead-letter them twice.
+        still_pending = streams.pending_ids(
+            self.redis, self.cfg, batch.first_id, batch.last_id, self.consumer, len(batch.entry_ids) + 1000
+        )
+        ack_ids = [i for i in batch.entry_ids if i in still_pending]
+        dead = [d for d in result.dead if d[0] in still_pending]
+        if ack_ids:
+            streams.ack_with_dead_letters(self.redis, self.cfg, ack_ids, dead)
+        ledger.mark(batch, state=BatchState.ACKNOWLEDGED, acknowledged_at=ledger.now())
+        return batch

@@ -1,0 +1,81 @@
+"""The export ledger: every batch is recorded before it is written, so a rerun resumes it exactly."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+
+class BatchState(models.TextChoices):
+    RECORDED = "recorded", "Recorded, being written"
+    WRITTEN = "written", "Written to every enabled sink"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged in Redis (done)"
+
+
+class ExportBatch(models.Model):
+    """One batch of stream entries on its way to the sinks; the unit of exactly-once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    stream = models.CharField(max_length=200)
+    group = models.CharField(max_length=200)
+    consumer = models.CharField(max_length=200, help_text="Consumer that recorded the batch")
+    entry_ids = ArrayField(models.CharField(max_length=40), help_text="Stream entry ids, in order")
+    first_id = models.CharField(max_length=40)
+    last_id = models.CharField(max_length=40)
+    sinks = ArrayField(models.CharField(max_length=20), help_text="Sinks enabled when the batch was recorded")
+    state = models.CharField(max_length=24, choices=BatchState.choices, default=BatchState.RECORDED)
+    records = models.PositiveIntegerField(default=0, help_text="Valid records written")
+    dead_letters = models.PositiveIntegerField(default=0)
+    arrow_bytes = models.BigIntegerField(default=0, help_text="Size of the in-memory batch")
+    attempts = models.PositiveIntegerField(default=1, help_text="1 + number of recoveries")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    clickhouse_at = models.DateTimeField(null=True, blank=True, help_text="When ClickHouse had the batch")
+    iceberg_at = models.DateTimeField(null=True, blank=True, help_text="When Iceberg committed the batch")
+    acknowledged_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "export batches"
+        indexes = [models.Index(fields=["stream", "state"])]
+
+    def __str__(self) -> str:
+        return f"batch {self.id} ({len(self.entry_ids)} entries, {self.get_state_display()})"
+
+
+class ExportError(models.Model):
+    """A failed export attempt; the batch stays recorded and is retried."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    batch = models.ForeignKey(ExportBatch, null=True, blank=True, on_delete=models.SET_NULL)
+    stage = models.CharField(max_length=40)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.stage}: {self.message[:80]}"
+
+
+class DeadLetter(models.Model):
+    """A stream entry that broke the contract; kept with its reason until fixed and re-queued."""
+
+    stream = models.CharField(max_length=200)
+    entry_id = models.CharField(max_length=40, help_text="Id of the entry in the archive stream")
+    reason = models.TextField()
+    fields = models.JSONField(help_text="The entry's fields as sent (edit them to fix, then re-queue)")
+    batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="dead_letter_entries")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    requeued_at = models.DateTimeField(null=True, blank=True)
+    requeued_as = models.CharField(max_length=40, blank=True)
+    requeued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["stream", "entry_id"], name="dead_letter_once_per_entry")]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id}: {self.reason[:80]}"

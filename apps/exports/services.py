@@ -1,0 +1,50 @@
+"""Export services: running the exporter for a command, re-queuing a fixed dead letter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.exports.exporter import Exporter
+from apps.exports.models import DeadLetter
+from apps.stream import client as streams
+
+
+class ExportBusy(RuntimeError):
+    pass
+
+
+def export_from_command(*, follow: bool, should_stop: Callable[[], bool], on_batch=None) -> dict:
+    """Run the exporter here, or (drain only) on the worker that owns the warehouse."""
+    from apps.warehouse.dispatch import warehouse_worker_live
+
+    from django.conf import settings
+
+    if not settings.CELERY_TASK_ALWAYS_EAGER and warehouse_worker_live():
+        if follow:
+            raise ExportBusy(
+                "a worker owns the warehouse and already exports continuously (beat); "
+                "use --drain to run one export there, or stop the worker"
+            )
+        from apps.exports.tasks import export_stream
+        from apps.warehouse.dispatch import run_on_warehouse
+
+        return run_on_warehouse(export_stream, in_process=False, timeout=3600, max_seconds=3000)
+    return Exporter().run(follow=follow, should_stop=should_stop, on_batch=on_batch).as_dict()
+
+
+def dead_letter_requeue(*, dead_letter: DeadLetter, actor) -> str:
+    """Put a dead letter's (possibly corrected) fields back on the archive stream, once."""
+    with transaction.atomic():
+        locked = DeadLetter.objects.select_for_update().get(pk=dead_letter.pk)
+        if locked.requeued_at is not None:
+            return locked.requeued_as
+        fields = {k: v for k, v in locked.fields.items() if k not in ("reason", "original_id")}
+        entry_id = streams.connection().xadd(locked.stream, fields)
+        locked.requeued_at = timezone.now()
+        locked.requeued_as = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        locked.requeued_by = actor
+        locked.save(update_fields=["requeued_at", "requeued_as", "requeued_by"])
+        return locked.requeued_as

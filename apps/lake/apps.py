@@ -1,0 +1,7 @@
+"""App config for apps.lake."""
+
+from django.apps import AppConfig
+
+
+class LakeConfig(AppConfig):
+    name = "apps.lake"

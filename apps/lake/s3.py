@@ -1,0 +1,77 @@
+"""The one entry point to S3: a boto3 client with short timeouts, and bucket set-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class S3Config:
+    endpoint_url: str
+    bucket: str
+    access_key: str
+    secret_key: str
+    region: str
+    connect_timeout: float
+    read_timeout: float
+
+    @classmethod
+    def from_settings(cls) -> S3Config:
+        return cls(
+            endpoint_url=settings.S3_ENDPOINT_URL,
+            bucket=settings.S3_BUCKET,
+            access_key=settings.AWS_ACCESS_KEY_ID,
+            secret_key=settings.AWS_SECRET_ACCESS_KEY,
+            region=settings.AWS_REGION,
+            connect_timeout=settings.S3_CONNECT_TIMEOUT,
+            read_timeout=settings.S3_READ_TIMEOUT,
+        )
+
+    def http_url(self, s3_uri: str) -> str:
+        """s3://bucket/key as the plain HTTP(S) URL ClickHouse's S3 engines take."""
+        bucket, _, key = s3_uri.removeprefix("s3://").partition("/")
+        if self.endpoint_url:
+            return f"{self.endpoint_url.rstrip('/')}/{bucket}/{key}"
+        return f"https://{bucket}.s3.{self.region}.amazonaws.com/{key}"
+
+
+def client(cfg: S3Config | None = None):
+    cfg = cfg or S3Config.from_settings()
+    return boto3.client(
+        "s3",
+        endpoint_url=cfg.endpoint_url or None,
+        aws_access_key_id=cfg.access_key or None,
+        aws_secret_access_key=cfg.secret_key or None,
+        region_name=cfg.region,
+        config=Config(
+            connect_timeout=cfg.connect_timeout,
+            read_timeout=cfg.read_timeout,
+            retries={"max_attempts": 2, "mode": "standard"},
+            s3={"addressing_style": "path"},
+        ),
+    )
+
+
+def ensure_bucket(cfg: S3Config | None = None) -> None:
+    cfg = cfg or S3Config.from_settings()
+    s3 = client(cfg)
+    try:
+        s3.head_bucket(Bucket=cfg.bucket)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+        s3.create_bucket(Bucket=cfg.bucket)
+
+
+def reachable(cfg: S3Config | None = None) -> bool:
+    cfg = cfg or S3Config.from_settings()
+    try:
+        client(cfg).head_bucket(Bucket=cfg.bucket)
+    except Exception:
+        return False
+    return True

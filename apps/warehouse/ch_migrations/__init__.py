@@ -1,0 +1,1 @@
+"""Numbered ClickHouse migrations; each module holds its SQL inline in `STATEMENTS` (idempotent)."""

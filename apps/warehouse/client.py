@@ -1,0 +1,88 @@
+"""The one entry point to ClickHouse: client per thread, query settings, tags and bound parameters.
+
+`CLICKHOUSE_URL=chdb:///path` selects the embedded engine (one process per path, see
+docs/architecture notes); `http(s)://user:pass@host:8123` a server. Identifiers (the database)
+are validated here; values are always bound parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from typing import Any
+
+import clickhouse_connect
+import pyarrow as pa
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_local = threading.local()
+
+
+class WarehouseError(RuntimeError):
+    """ClickHouse refused or failed a statement; the message is safe to show to the user."""
+
+
+def identifier(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise WarehouseError(f"{name!r} is not a valid ClickHouse identifier")
+    return name
+
+
+def database() -> str:
+    return identifier(settings.CLICKHOUSE_DATABASE)
+
+
+def is_embedded() -> bool:
+    return settings.CLICKHOUSE_URL.startswith("chdb:")
+
+
+def embedded_path() -> str | None:
+    return settings.CLICKHOUSE_URL.removeprefix("chdb://") if is_embedded() else None
+
+
+def get_client():
+    """A client for the configured URL, one per thread (chDB handles carry per-client state)."""
+    url = settings.CLICKHOUSE_URL
+    client = getattr(_local, "client", None)
+    if client is None or _local.url != url:
+        if is_embedded():
+            path = embedded_path()
+            __import__("pathlib").Path(path).mkdir(parents=True, exist_ok=True)
+            client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
+        else:
+            client = clickhouse_connect.get_client(dsn=url, connect_timeout=5, send_receive_timeout=300)
+        _local.client, _local.url = client, url
+    return client
+
+
+def render(sql: str) -> str:
+    """Put the validated database name into a statement written with `{db}`."""
+    return sql.replace("{db}", database())
+
+
+def _settings(tag: str, extra: dict[str, Any] | None) -> dict[str, Any]:
+    return {"log_comment": f"archive_portal:{tag}"[:200], **(extra or {})}
+
+
+def command(sql: str, *, tag: str, parameters: dict | None = None, settings_: dict | None = None) -> Any:
+    started = time.monotonic()
+    try:
+        return get_client().command(render(sql), parameters=parameters, settings=_settings(tag, settings_))
+    finally:
+        logger.debug("clickhouse %s took %.3fs", tag, time.monotonic() - started)
+
+
+def query(sql: str, *, tag: str, parameters: dict | None = None, settings_: dict | None = None):
+    return get_client().query(render(sql), parameters=parameters, settings=_settings(tag, settings_))
+
+
+def query_arrow(sql: str, *, tag: str, parameters: dict | None = None, settings_: dict | None = None) -> pa.Table:
+    return get_client().query_arrow(render(sql), parameters=parameters, settings=_settings(tag, settings_))
+
+
+def insert_arrow(table: str, data: pa.Table, *, tag: str, settings_: dict | None = None) -> None:
+    get_client().insert_arrow(f"{database()}.{identifier(table)}", data, settings=_settings(tag, settings_))

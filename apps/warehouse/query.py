@@ -1,0 +1,100 @@
+"""Read-only SQL for operators and analysts: one SELECT, readonly=1, capped in time, rows and memory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import ipaddress
+import re
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from apps.warehouse import client as ch
+
+_READ_START = re.compile(r"^\s*(\(\s*)*(select|with|show|describe|desc|explain)\b", re.IGNORECASE)
+
+
+class QueryRejected(ValueError):
+    """The statement is not a single read-only query."""
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[list]
+    truncated: bool
+    elapsed_ms: float
+    rows_read: int
+
+    def as_dict(self) -> dict:
+        return {
+            "columns": self.columns,
+            "rows": self.rows,
+            "truncated": self.truncated,
+            "elapsed_ms": self.elapsed_ms,
+            "rows_read": self.rows_read,
+        }
+
+
+def _strip_comments(sql: str) -> str:
+    sql = re.sub(r"/\*.*?\*/", " ", sql, flags=re.DOTALL)
+    return re.sub(r"--[^\n]*", " ", sql)
+
+
+def check_read_only(sql: str) -> str:
+    """Cheap early refusal with a clear message; readonly=1 in ClickHouse is the real guard."""
+    text = _strip_comments(sql).strip().rstrip(";").strip()
+    if not text:
+        raise QueryRejected("the query is empty")
+    if ";" in text:
+        raise QueryRejected("only one statement is allowed")
+    if not _READ_START.match(text):
+        raise QueryRejected("only SELECT (or WITH, SHOW, DESCRIBE, EXPLAIN) queries are allowed")
+    return text
+
+
+def _json_safe(value):
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, decimal.Decimal, ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def run_read_only(sql: str, *, max_rows: int | None = None, max_seconds: int | None = None) -> QueryResult:
+    text = check_read_only(sql)
+    max_rows = min(max_rows or settings.CLICKHOUSE_QUERY_MAX_ROWS, settings.CLICKHOUSE_QUERY_MAX_ROWS)
+    max_seconds = min(max_seconds or settings.CLICKHOUSE_QUERY_MAX_SECONDS, settings.CLICKHOUSE_QUERY_MAX_SECONDS)
+    client = ch.get_client()
+    client.database = ch.database()
+    try:
+        result = ch.query(
+            text,
+            tag="query",
+            settings_={
+                "max_execution_time": max_seconds,
+                "max_result_rows": max_rows + 1,
+                "result_overflow_mode": "break",
+                "max_memory_usage": settings.CLICKHOUSE_QUERY_MAX_MEMORY,
+                "readonly": 1,
+            },
+        )
+    except Exception as exc:
+        raise ch.WarehouseError(str(exc).split("\n")[0][:2000]) from None
+    rows = [[_json_safe(v) for v in row] for row in result.result_rows[: max_rows + 1]]
+    summary = result.summary or {}
+    return QueryResult(
+        columns=list(result.column_names),
+        rows=rows[:max_rows],
+        truncated=len(rows) > max_rows,
+        elapsed_ms=round(float(summary.get("elapsed_ns", 0)) / 1e6, 3) if summary.get("elapsed_ns") else 0.0,
+        rows_read=int(summary.get("read_rows", 0) or 0),
+    )

@@ -1,0 +1,169 @@
+"""Settings shared by every environment; values come from the environment (12-factor)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from archive_portal.settings.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(env_str("ARCHIVE_VAR_DIR", str(BASE_DIR / "var")))
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+DEBUG = False
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "auditlog",
+    "django_celery_beat",
+    "apps.core",
+    "apps.records",
+    "apps.stream",
+    "apps.warehouse",
+    "apps.lake",
+    "apps.exports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",
+]
+
+ROOT_URLCONF = "archive_portal.urls"
+WSGI_APPLICATION = "archive_portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/archive_portal"),
+        conn_max_age=60,
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "exports:status"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REST_FRAMEWORK = {
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+}
+
+# --- Redis and Celery -------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ALWAYS_EAGER = False
+# Tasks that open the warehouse run on this queue; in embedded mode one worker owns it.
+WAREHOUSE_QUEUE = "warehouse"
+CELERY_TASK_DEFAULT_QUEUE = "default"
+
+# --- The archive stream (contract v1, docs/stream-contract.md) ---------------
+ARCHIVE_STREAM = env_str("ARCHIVE_STREAM", "archive:completed")
+ARCHIVE_CONSUMER_GROUP = env_str("ARCHIVE_CONSUMER_GROUP", "archive-exporter")
+# Record Celery task outcomes of this process's Celery app into the stream.
+ARCHIVE_RECORD_CELERY_TASKS = env_bool("ARCHIVE_RECORD_CELERY_TASKS", False)
+
+# --- The exporter -------------------------------------------------------------
+ARCHIVE_EXPORT_BATCH_SIZE = env_int("ARCHIVE_EXPORT_BATCH_SIZE", 5000)
+ARCHIVE_EXPORT_BATCH_SECONDS = env_float("ARCHIVE_EXPORT_BATCH_SECONDS", 2.0)
+# Entries delivered to another consumer and idle this long are taken over.
+ARCHIVE_EXPORT_CLAIM_IDLE_MS = env_int("ARCHIVE_EXPORT_CLAIM_IDLE_MS", 60_000)
+ARCHIVE_SINK_CLICKHOUSE = env_bool("ARCHIVE_SINK_CLICKHOUSE", True)
+ARCHIVE_SINK_ICEBERG = env_bool("ARCHIVE_SINK_ICEBERG", True)
+ARCHIVE_PAYLOAD_SAMPLE_RATE = env_float("ARCHIVE_PAYLOAD_SAMPLE_RATE", 0.01)
+ARCHIVE_PAYLOAD_SAMPLE_MAX_BYTES = env_int("ARCHIVE_PAYLOAD_SAMPLE_MAX_BYTES", 4096)
+ARCHIVE_PAYLOAD_MAX_BYTES = env_int("ARCHIVE_PAYLOAD_MAX_BYTES", 1_048_576)
+ARCHIVE_ERROR_MSG_MAX_BYTES = env_int("ARCHIVE_ERROR_MSG_MAX_BYTES", 8192)
+# Extra redaction patterns, name=regex, separated by ";;" (docs/redaction.md).
+ARCHIVE_REDACTION_EXTRA = env_str("ARCHIVE_REDACTION_EXTRA", "")
+# Feed realistic demo jobs into the stream while `make run` runs.
+ARCHIVE_DEMO_JOBS_PER_SECOND = env_float("ARCHIVE_DEMO_JOBS_PER_SECOND", 5.0)
+
+# --- ClickHouse (warm tier) ---------------------------------------------------
+CLICKHOUSE_URL = env_str("CLICKHOUSE_URL", f"chdb://{VAR_DIR / 'chdb'}")
+CLICKHOUSE_DATABASE = env_str("CLICKHOUSE_DATABASE", "archive")
+CLICKHOUSE_QUERY_MAX_SECONDS = env_int("CLICKHOUSE_QUERY_MAX_SECONDS", 30)
+CLICKHOUSE_QUERY_MAX_ROWS = env_int("CLICKHOUSE_QUERY_MAX_ROWS", 10_000)
+CLICKHOUSE_QUERY_MAX_MEMORY = env_int("CLICKHOUSE_QUERY_MAX_MEMORY", 2_000_000_000)
+
+# --- S3 and Iceberg (cold tier) -----------------------------------------------
+S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "http://127.0.0.1:8333")
+S3_BUCKET = env_str("S3_BUCKET", "archive")
+AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID", "")
+AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY", "")
+AWS_REGION = env_str("AWS_REGION", "us-east-1")
+S3_CONNECT_TIMEOUT = env_float("S3_CONNECT_TIMEOUT", 3.0)
+S3_READ_TIMEOUT = env_float("S3_READ_TIMEOUT", 20.0)
+ICEBERG_NAMESPACE = env_str("ICEBERG_NAMESPACE", "archive")
+ICEBERG_TABLE = env_str("ICEBERG_TABLE", "jobs")
+
+# Django runs the warehouse migrations (ClickHouse and Iceberg) after its own.
+ARCHIVE_MIGRATE_WAREHOUSE = env_bool("ARCHIVE_MIGRATE_WAREHOUSE", True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "pyiceberg": {"level": "WARNING"},
+        # Task results can hold query rows; never log them.
+        "celery.app.trace": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,24 @@
+"""Settings for the test suite: tasks run eagerly in-process; each test gets its own warehouse."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-secret")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "archive-test")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "archive-test-secret")
+os.environ.setdefault("ARCHIVE_VAR_DIR", str(__import__("pathlib").Path(__file__).resolve().parents[2] / "var" / "test"))
+
+from archive_portal.settings.base import *  # noqa: E402,F403
+from archive_portal.settings.base import VAR_DIR  # noqa: E402
+
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+# A private Redis database keeps test keys away from a running `make run`.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+# One chDB engine per process: each test process (and each subprocess a test starts) has its own path.
+CLICKHOUSE_URL = f"chdb://{os.environ.get('TEST_CHDB_PATH') or VAR_DIR / 'chdb' / str(os.getpid())}"
+ARCHIVE_MIGRATE_WAREHOUSE = False
+ARCHIVE_EXPORT_CLAIM_IDLE_MS = 1000
+ARCHIVE_EXPORT_BATCH_SECONDS = 0.2
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

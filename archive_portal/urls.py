@@ -1,0 +1,18 @@
+"""Top-level URLs: login, admin, the export pages and health."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from apps.exports.views import health
+
+admin.site.site_header = "Archive Portal administration"
+admin.site.site_title = "Archive Portal"
+
+urlpatterns = [
+    path("", include("apps.exports.urls")),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("health/", health, name="health"),
+]
