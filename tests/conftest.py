@@ -35,7 +35,7 @@ def seaweedfs():
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def _chdb_path():
     """This test process's own chDB data path (one engine per process)."""
     path = Path(settings.CLICKHOUSE_URL.removeprefix("chdb://"))
@@ -109,7 +109,7 @@ class Archive:
 
 
 @pytest.fixture
-def archive(seaweedfs, settings, redis_conn, transactional_db, _release_catalog_connections):
+def archive(seaweedfs, settings, redis_conn, transactional_db, _release_catalog_connections, _chdb_path):
     """A migrated, empty archive for one test; its keys and tables are removed afterwards."""
     suffix = uuid.uuid4().hex[:10]
     settings.ARCHIVE_STREAM = f"test:{suffix}:archive:completed"

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.exports.models import BatchState, DeadLetter, ExportBatch, ExportError
-from apps.exports.pipeline import ledger, sinks
+from apps.exports.pipeline import faults, ledger, sinks
 from apps.exports.pipeline.policy import PayloadPolicy
 from apps.exports.pipeline.transform import stream_id_key, transform
 from apps.stream import client as streams
@@ -40,6 +40,7 @@ class ExportSummary:
     seconds: float = 0.0
     stopped_early: bool = False
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, batch: ExportBatch, recovered: bool = False) -> None:
         self.batches += 1
@@ -56,6 +57,7 @@ class ExportSummary:
             "seconds": round(self.seconds, 3),
             "stopped_early": self.stopped_early,
             "errors": self.errors,
+            "warnings": self.warnings,
         }
 
 
@@ -102,11 +104,19 @@ class Exporter:
                 summary.stopped_early = not follow
                 break
             progressed = False
-            for batch in self.recover():
-                summary.add(batch, recovered=True)
-                progressed = True
-                self._notify(on_batch, batch, summary)
-            batch = self.export_next(block=follow, drain=not follow, horizon=horizon)
+            try:
+                for batch in self.recover():
+                    summary.add(batch, recovered=True)
+                    progressed = True
+                    self._notify(on_batch, batch, summary)
+                batch = self.export_next(block=follow, drain=not follow, horizon=horizon)
+            except Exception as exc:  # the batch stays recorded and unacknowledged; it is retried
+                logger.exception("export failed; the batch will be retried")
+                summary.errors.append(f"{type(exc).__name__}: {exc}"[:500])
+                if not follow:
+                    break
+                time.sleep(min(30.0, 2.0 ** min(len(summary.errors), 5)))
+                continue
             if batch is not None:
                 summary.add(batch)
                 progressed = True
@@ -120,7 +130,7 @@ class Exporter:
             if wait_for_idle_until is None:
                 wait_for_idle_until = time.monotonic() + self.claim_idle_ms / 1000 + 5
             if time.monotonic() > wait_for_idle_until:
-                summary.errors.append("some pending entries belong to a consumer that still holds them")
+                summary.warnings.append("some pending entries are held by another live exporter")
                 break
             time.sleep(min(0.25, self.claim_idle_ms / 4000))
         summary.seconds = time.monotonic() - started
@@ -179,6 +189,7 @@ class Exporter:
             entry_ids=[e[0] for e in entries],
             sinks=sinks.enabled_sinks(),
         )
+        faults.checkpoint("recorded")
         return self._process(batch, entries)
 
     def _claim_orphans(self) -> list[streams.Entry]:
@@ -233,9 +244,11 @@ class Exporter:
             ledger.mark(batch, records=result.records, dead_letters=len(result.dead), arrow_bytes=result.table.nbytes)
             if result.records and sinks.CLICKHOUSE in batch.sinks and batch.clickhouse_at is None:
                 sinks.write_clickhouse(result.table, batch_key)
+                faults.checkpoint("clickhouse_written")
                 ledger.mark(batch, clickhouse_at=ledger.now())
             if result.records and sinks.ICEBERG in batch.sinks and batch.iceberg_at is None:
                 sinks.write_iceberg(result.table, batch_key)
+                faults.checkpoint("iceberg_written")
                 ledger.mark(batch, iceberg_at=ledger.now())
             with transaction.atomic():
                 DeadLetter.objects.bulk_create(
@@ -256,5 +269,6 @@ class Exporter:
         dead = [d for d in result.dead if d[0] in still_pending]
         if ack_ids:
             streams.ack_with_dead_letters(self.redis, self.cfg, ack_ids, dead)
+            faults.checkpoint("acknowledged")
         ledger.mark(batch, state=BatchState.ACKNOWLEDGED, acknowledged_at=ledger.now())
         return batch

@@ -39,16 +39,20 @@ class SeaweedFS:
         self.secret_key = secret_key
         self.bucket = bucket
         self.process: subprocess.Popen | None = None
+        self._ports: dict[str, int] = {}
 
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.s3_port}"
 
     def command(self) -> list[str]:
-        ports = {name: free_port() for name in (
-            "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-            "filer.port.grpc", "admin.port", "admin.port.grpc", "s3.port.grpc",
-        )}
+        # Chosen once: a restarted server (same data directory) comes back on the same ports.
+        if not self._ports:
+            self._ports = {name: free_port() for name in (
+                "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+                "filer.port.grpc", "admin.port", "admin.port.grpc", "s3.port.grpc",
+            )}
+        ports = self._ports
         return [
             weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-s3.port={self.s3_port}", *(f"-{k}={v}" for k, v in ports.items()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -141,6 +141,8 @@ _IBAN = re.compile(
     re.VERBOSE | re.ASCII,
 )
 
+# Four-part version strings ("1.2.3.4") cannot be told apart from addresses and are redacted;
+# a leading letter ("v1.2.3.4") or a fifth part ("1.2.3.4.5") keeps them.
 _IPV4 = re.compile(
     r"""
     [0-9](?<![\w.][0-9])
@@ -315,26 +317,23 @@ class Redactor:
     def _spans(self, text: str) -> list[tuple[int, int, str]]:
         if self._gate is not None and self._gate(text) is None:
             return []
-        # Claimed spans are disjoint, so sorted starts imply sorted ends and one bisect finds
-        # the only two neighbours a new span could overlap; a linear scan went quadratic on
-        # large payload samples with thousands of findings.
         claimed: list[tuple[int, int, str]] = []
         starts: list[int] = []
         for detector in self.detectors:
-            if detector.prefilter is not None and not detector.prefilter(text):
-                continue
-            for start, end in _candidates(detector, text):
-                index = bisect_right(starts, start)
-                if index and claimed[index - 1][1] > start:
-                    continue
-                if index < len(starts) and starts[index] < end:
-                    continue
-                starts.insert(index, start)
-                claimed.insert(index, (start, end, detector.name))
+            if detector.prefilter is None or detector.prefilter(text):
+                _claim(detector, text, claimed, starts)
         return claimed
 
 
-def _candidates(detector: Detector, text: str) -> Iterator[tuple[int, int]]:
+def _claim(
+    detector: Detector, text: str, claimed: list[tuple[int, int, str]], starts: list[int]
+) -> None:
+    """Add the detector's findings that do not overlap earlier ones to ``claimed``.
+
+    ``claimed`` is kept sorted by start, with ``starts`` mirroring its start offsets. The
+    spans are disjoint, so one bisect finds the only neighbours a new span can touch; a
+    linear overlap scan went quadratic on large payload samples with many findings.
+    """
     search = detector.pattern.search
     validate = detector.validate
     length = len(text)
@@ -344,30 +343,35 @@ def _candidates(detector: Detector, text: str) -> Iterator[tuple[int, int]]:
         if match is None:
             return
         start, end = match.span()
+        index = bisect_right(starts, start)
+        if index and claimed[index - 1][1] > start:
+            position = claimed[index - 1][1]
+            continue
         if start == end:
             position = end + 1
             continue
-        if validate is None or validate(match.group()):
-            yield start, end
-            position = end
-            continue
-        # Greedy separators can swallow a neighbouring token ("... 7034 EURO", a date after a
-        # phone), so retry shorter prefixes before giving up; then rescan from the next
-        # character so a valid candidate starting inside the rejected one is still found.
-        shorter = _shrink(detector, text, start, end)
-        if shorter is not None:
-            yield start, shorter
-            position = shorter
+        limit = starts[index] if index < len(starts) else length
+        if end <= limit and (validate is None or validate(match.group())):
+            accepted: int | None = end
         else:
+            # Greedy separators can swallow a neighbouring token ("... 7034 EURO", a date
+            # after a phone) or run into an earlier finding, so retry shorter prefixes.
+            accepted = _shrink(detector, text, start, min(end - 1, limit))
+        if accepted is None:
+            # Rescan from the next character so a valid candidate starting inside the
+            # rejected one is still found.
             position = start + 1
+            continue
+        starts.insert(index, start)
+        claimed.insert(index, (start, accepted, detector.name))
+        position = accepted
 
 
-def _shrink(detector: Detector, text: str, start: int, end: int) -> int | None:
+def _shrink(detector: Detector, text: str, start: int, last_cut: int) -> int | None:
     fullmatch = detector.pattern.fullmatch
     validate = detector.validate
-    assert validate is not None
     attempts = 0
-    for cut in range(end - 1, start, -1):
+    for cut in range(last_cut, start, -1):
         char = text[cut]
         if char.isalnum() or char == "_":
             continue
@@ -375,7 +379,7 @@ def _shrink(detector: Detector, text: str, start: int, end: int) -> int | None:
         if attempts > _MAX_SHRINK_ATTEMPTS:
             break
         match = fullmatch(text, start, cut)
-        if match is not None and validate(match.group()):
+        if match is not None and (validate is None or validate(match.group())):
             return cut
     return None
 

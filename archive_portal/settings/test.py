@@ -10,6 +10,8 @@ os.environ.setdefault("ARCHIVE_VAR_DIR", str(__import__("pathlib").Path(__file__
 from archive_portal.settings.base import *  # noqa: E402,F403
 from archive_portal.settings.base import VAR_DIR  # noqa: E402
 
+# A test database of its own per run, so two runs on one machine never drop each other's.
+DATABASES["default"]["TEST"] = {"NAME": f"test_archive_portal_{os.getpid()}"}  # noqa: F405
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 # A private Redis database keeps test keys away from a running `make run`.

@@ -58,7 +58,7 @@ class Command(BaseCommand):
 
     # --- subcommands ---------------------------------------------------------------------
     def _export(self, options):
-        from apps.exports.services import export_from_command
+        from apps.exports.services import ExportBusy, export_from_command
 
         stop = {"requested": False}
 
@@ -78,7 +78,12 @@ class Command(BaseCommand):
                     f"(total {summary.records} records, {summary.batches} batches)"
                 )
 
-        summary = export_from_command(follow=options["follow"], should_stop=lambda: stop["requested"], on_batch=progress)
+        try:
+            summary = export_from_command(
+                follow=options["follow"], should_stop=lambda: stop["requested"], on_batch=progress
+            )
+        except ExportBusy as exc:
+            raise CommandError(str(exc)) from None
         if options["json"]:
             self.stdout.write(json.dumps(summary))
         else:
@@ -87,8 +92,13 @@ class Command(BaseCommand):
                 f"({summary['recovered_batches']} recovered), {summary['dead_letters']} dead letters, "
                 f"{summary['seconds']}s"
             )
-            for error in summary["errors"]:
-                self.stderr.write(f"warning: {error}")
+            for warning in summary["warnings"]:
+                self.stderr.write(f"warning: {warning}")
+        if summary["errors"]:
+            raise CommandError(
+                "export stopped on an error; nothing unwritten was acknowledged and the batch is retried "
+                f"on the next run: {summary['errors'][-1]}"
+            )
 
     def _query(self, options):
         from apps.warehouse.client import WarehouseError
