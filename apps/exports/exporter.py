@@ -3,6 +3,7 @@
 Per batch: read -> record in the ledger (locked) -> transform -> write ClickHouse -> write
 Iceberg -> dead-letter + XACK in one Redis MULTI -> mark acknowledged. Each step is idempotent
 and recorded, so a crash anywhere is repaired by replaying the recorded batch as it was.
+
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -21,7 +23,7 @@ from django.db import transaction
 from apps.exports.models import BatchState, DeadLetter, ExportBatch, ExportError
 from apps.exports.pipeline import faults, ledger, sinks
 from apps.exports.pipeline.policy import PayloadPolicy
-from apps.exports.pipeline.transform import stream_id_key, transform
+from apps.exports.pipeline.transform import Transformed, stream_id_key, transform
 from apps.stream import client as streams
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class ExportSummary:
     stopped_early: bool = False
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def add(self, batch: ExportBatch, recovered: bool = False) -> None:
         self.batches += 1
@@ -58,7 +61,18 @@ class ExportSummary:
             "stopped_early": self.stopped_early,
             "errors": self.errors,
             "warnings": self.warnings,
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
         }
+
+
+@dataclass
+class _Prepared:
+    """A recorded, locked, transformed batch, ready for the sinks."""
+
+    batch: ExportBatch
+    entries: list[streams.Entry]
+    result: Transformed
+    recovered: bool = False
 
 
 def _decode_fields(raw: dict[bytes, bytes]) -> dict[str, str]:
@@ -83,6 +97,11 @@ class Exporter:
         self.batch_seconds = settings.ARCHIVE_EXPORT_BATCH_SECONDS if batch_seconds is None else batch_seconds
         self.claim_idle_ms = settings.ARCHIVE_EXPORT_CLAIM_IDLE_MS if claim_idle_ms is None else claim_idle_ms
         self.redis = streams.connection()
+        self.stage_seconds: dict[str, float] = {}
+        self._stage_lock = threading.Lock()
+        # Batches this exporter holds; advisory locks are re-entrant within a session, so our own
+        # batches must be told apart from other exporters' explicitly.
+        self._mine: set = set()
         streams.ensure_group(self.redis, self.cfg)
 
     # --- the loop -------------------------------------------------------------------------
@@ -99,73 +118,95 @@ class Exporter:
         summary = ExportSummary()
         horizon = None if follow else self._last_entry_id()
         wait_for_idle_until = None
-        while True:
-            if should_stop() or (max_seconds is not None and time.monotonic() - started > max_seconds):
-                summary.stopped_early = not follow
-                break
-            progressed = False
-            try:
-                for batch in self.recover():
-                    summary.add(batch, recovered=True)
-                    progressed = True
-                    self._notify(on_batch, batch, summary)
-                batch = self.export_next(block=follow, drain=not follow, horizon=horizon)
-            except Exception as exc:  # the batch stays recorded and unacknowledged; it is retried
-                logger.exception("export failed; the batch will be retried")
-                summary.errors.append(f"{type(exc).__name__}: {exc}"[:500])
-                if not follow:
-                    break
-                time.sleep(min(30.0, 2.0 ** min(len(summary.errors), 5)))
-                continue
-            if batch is not None:
-                summary.add(batch)
-                progressed = True
-                self._notify(on_batch, batch, summary)
-            if progressed or follow:
-                wait_for_idle_until = None
-                continue
-            # Nothing new: entries still pending for a dead consumer become claimable once idle.
-            if not self._orphaned_pending():
-                break
-            if wait_for_idle_until is None:
-                wait_for_idle_until = time.monotonic() + self.claim_idle_ms / 1000 + 5
-            if time.monotonic() > wait_for_idle_until:
-                summary.warnings.append("some pending entries are held by another live exporter")
-                break
-            time.sleep(min(0.25, self.claim_idle_ms / 4000))
-        summary.seconds = time.monotonic() - started
-        return summary
+        self.locks = ledger.BatchLocks()
 
-    @staticmethod
-    def _notify(on_batch, batch, summary) -> None:
-        if on_batch is not None:
-            on_batch(batch, summary)
+        def finish(prepared: _Prepared) -> None:
+            self._write(prepared)
+            summary.add(prepared.batch, recovered=prepared.recovered)
+            if on_batch is not None:
+                on_batch(prepared.batch, summary)
+
+        try:
+            while True:
+                if should_stop() or (max_seconds is not None and time.monotonic() - started > max_seconds):
+                    summary.stopped_early = not follow
+                    break
+                try:
+                    recovered = 0
+                    for prepared in self.recover():
+                        finish(prepared)
+                        recovered += 1
+                    prepared = self.prepare_next(block=follow, drain=not follow, horizon=horizon)
+                    if prepared is not None:
+                        finish(prepared)
+                except Exception as exc:  # the batch stays recorded and unacknowledged; it is retried
+                    logger.exception("export failed; the batch will be retried")
+                    summary.errors.append(f"{type(exc).__name__}: {exc}"[:500])
+                    if not follow:
+                        break
+                    time.sleep(min(30.0, 2.0 ** min(len(summary.errors), 5)))
+                    continue
+                if prepared is not None or recovered or follow:
+                    wait_for_idle_until = None
+                    continue
+                # Nothing new: entries still pending for a dead consumer become claimable once idle.
+                if not self._orphaned_pending():
+                    break
+                if wait_for_idle_until is None:
+                    wait_for_idle_until = time.monotonic() + self.claim_idle_ms / 1000 + 5
+                if time.monotonic() > wait_for_idle_until:
+                    summary.warnings.append("some pending entries are held by another live exporter")
+                    break
+                time.sleep(min(0.25, self.claim_idle_ms / 4000))
+        finally:
+            self.locks.close()
+        summary.seconds = time.monotonic() - started
+        summary.stage_seconds = dict(self.stage_seconds)
+        return summary
 
     def _last_entry_id(self) -> str | None:
         last = self.redis.xrevrange(self.cfg.stream, count=1)
         return last[0][0].decode() if last else None
 
+    def _held_by_other(self, batch: ExportBatch) -> bool:
+        if batch.id in self._mine:
+            return True
+        if self.locks.try_lock(batch.id):
+            self.locks.unlock(batch.id)
+            return False
+        return True
+
     def _orphaned_pending(self) -> bool:
         """Pending entries that no live exporter is working on (they will be claimed when idle)."""
-        summary = self.redis.xpending(self.cfg.stream, self.cfg.group)
-        if not summary["pending"]:
+        pending = self.redis.xpending(self.cfg.stream, self.cfg.group)["pending"]
+        if not pending:
             return False
-        held = 0
-        for batch in ledger.unfinished(self.cfg.stream, self.cfg.group):
-            if not ledger.try_lock(batch.id):
-                held += len(batch.entry_ids)
-            else:
-                ledger.unlock(batch.id)
-        return summary["pending"] > held
+        held = sum(len(b.entry_ids) for b in ledger.unfinished(self.cfg.stream, self.cfg.group)
+                   if self._held_by_other(b))
+        return pending > held
 
-    # --- one batch ----------------------------------------------------------------------------
-    def export_next(self, *, block: bool, drain: bool = False, horizon: str | None = None) -> ExportBatch | None:
-        """Collect up to batch_size entries (idle claims first, then new ones) and export them.
+    def _release(self, batch: ExportBatch) -> None:
+        self.locks.unlock(batch.id)
+        self._mine.discard(batch.id)
+
+    @contextmanager
+    def _stage(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self._stage_lock:
+                self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + time.perf_counter() - started
+
+    # --- preparing a batch (reader side) --------------------------------------------------------
+    def prepare_next(self, *, block: bool, drain: bool = False, horizon: str | None = None) -> _Prepared | None:
+        """Collect up to batch_size entries (idle claims first, then new ones), record and transform them.
 
         block: wait up to batch_seconds for new entries (follow mode). drain: read new entries
         only up to `horizon`, the last entry present when the drain started.
         """
-        entries = self._claim_orphans()
+        with self._stage("claim"):
+            entries = self._claim_orphans()
         deadline = time.monotonic() + self.batch_seconds
         horizon_key = stream_id_key(horizon) if horizon else None
         while len(entries) < self.batch_size:
@@ -175,22 +216,35 @@ class Exporter:
             if block and remaining_ms <= 0:
                 break
             wait = remaining_ms if block else None
-            new = streams.read_new(self.redis, self.cfg, self.consumer, self.batch_size - len(entries), wait)
+            with self._stage("read"):
+                new = streams.read_new(self.redis, self.cfg, self.consumer, self.batch_size - len(entries), wait)
             if not new:
                 break
             entries.extend(new)
         if not entries:
             return None
         entries.sort(key=lambda e: stream_id_key(e[0]))
-        batch = ledger.record(
-            stream=self.cfg.stream,
-            group=self.cfg.group,
-            consumer=self.consumer,
-            entry_ids=[e[0] for e in entries],
-            sinks=sinks.enabled_sinks(),
-        )
+        with self._stage("ledger"):
+            batch = ledger.record(
+                self.locks,
+                stream=self.cfg.stream,
+                group=self.cfg.group,
+                consumer=self.consumer,
+                entry_ids=[e[0] for e in entries],
+                sinks=sinks.enabled_sinks(),
+            )
+        self._mine.add(batch.id)
         faults.checkpoint("recorded")
-        return self._process(batch, entries)
+        return self._transform(batch, entries)
+
+    def _transform(self, batch: ExportBatch, entries: list[streams.Entry], recovered: bool = False) -> _Prepared:
+        try:
+            with self._stage("transform"):
+                result = transform(entries, self.policy)
+        except Exception:
+            self._release(batch)
+            raise
+        return _Prepared(batch=batch, entries=entries, result=result, recovered=recovered)
 
     def _claim_orphans(self) -> list[streams.Entry]:
         """Entries another consumer received and left idle, that no recorded batch covers."""
@@ -205,49 +259,56 @@ class Exporter:
             covered.update(batch.entry_ids)
         return [e for e in claimed if e[0] not in covered]
 
-    def recover(self) -> list[ExportBatch]:
-        """Replay every recorded, unfinished batch whose exporter is gone (its lock is free)."""
-        done = []
+    def recover(self) -> Iterator[_Prepared]:
+        """Prepare every recorded, unfinished batch whose exporter is gone (its lock is free).
+
+        Cheap when there is nothing to recover: one indexed query for unfinished batches."""
         for batch in ledger.unfinished(self.cfg.stream, self.cfg.group):
-            if not ledger.try_lock(batch.id):
+            if batch.id in self._mine or not self.locks.try_lock(batch.id):
                 continue  # a live exporter is on it
+            self._mine.add(batch.id)
             batch.refresh_from_db()
             if batch.state == BatchState.ACKNOWLEDGED:  # finished between our query and the lock
-                ledger.unlock(batch.id)
+                self._release(batch)
                 continue
             ledger.mark(batch, attempts=batch.attempts + 1, consumer=self.consumer)
             logger.warning("recovering batch %s (%d entries)", batch.id, len(batch.entry_ids))
             entries = streams.claim_ids(self.redis, self.cfg, self.consumer, batch.entry_ids)
-            done.append(self._process(batch, entries))
-        return done
+            yield self._transform(batch, entries, recovered=True)
 
-    def _process(self, batch: ExportBatch, entries: list[streams.Entry]) -> ExportBatch:
+    # --- writing a batch (writer side) -----------------------------------------------------------
+    def _write(self, prepared: _Prepared) -> None:
         """Finish a locked batch from wherever it stands; releases the lock in every case."""
+        batch = prepared.batch
         try:
-            return self._write_and_ack(batch, entries)
+            self._write_and_ack(prepared)
         except Exception as exc:
             ExportError.objects.create(batch=batch, stage="export", message=f"{type(exc).__name__}: {exc}"[:4000])
             raise
         finally:
-            ledger.unlock(batch.id)
+            self._release(batch)
 
-    def _write_and_ack(self, batch: ExportBatch, entries: list[streams.Entry]) -> ExportBatch:
+    def _write_and_ack(self, prepared: _Prepared) -> None:
+        """`entries` are exactly the batch's entries still pending for us: after a crash that
+        followed the acknowledgement they are none, since dead letters and XACK go in one MULTI."""
+        batch, entries, result = prepared.batch, prepared.entries, prepared.result
         if batch.state == BatchState.RECORDED and len(entries) < len(batch.entry_ids):
             # Only possible if someone deleted or trimmed entries that were still pending.
             missing = len(batch.entry_ids) - len(entries)
             ExportError.objects.create(
                 batch=batch, stage="read", message=f"{missing} entries left the stream before they were exported"
             )
-        result = transform(entries, self.policy)
         batch_key = str(batch.id)
         if batch.state == BatchState.RECORDED:
             ledger.mark(batch, records=result.records, dead_letters=len(result.dead), arrow_bytes=result.table.nbytes)
             if result.records and sinks.CLICKHOUSE in batch.sinks and batch.clickhouse_at is None:
-                sinks.write_clickhouse(result.table, batch_key)
+                with self._stage("clickhouse"):
+                    sinks.write_clickhouse(result.table, batch_key)
                 faults.checkpoint("clickhouse_written")
                 ledger.mark(batch, clickhouse_at=ledger.now())
             if result.records and sinks.ICEBERG in batch.sinks and batch.iceberg_at is None:
-                sinks.write_iceberg(result.table, batch_key)
+                with self._stage("iceberg"):
+                    sinks.write_iceberg(result.table, batch_key)
                 faults.checkpoint("iceberg_written")
                 ledger.mark(batch, iceberg_at=ledger.now())
             with transaction.atomic():
@@ -260,15 +321,8 @@ class Exporter:
                     ignore_conflicts=True,
                 )
                 ledger.mark(batch, state=BatchState.WRITTEN)
-        # Entries that are no longer pending were acknowledged before a crash: do not ack or
-        # dead-letter them twice.
-        still_pending = streams.pending_ids(
-            self.redis, self.cfg, batch.first_id, batch.last_id, self.consumer, len(batch.entry_ids) + 1000
-        )
-        ack_ids = [i for i in batch.entry_ids if i in still_pending]
-        dead = [d for d in result.dead if d[0] in still_pending]
-        if ack_ids:
-            streams.ack_with_dead_letters(self.redis, self.cfg, ack_ids, dead)
+        if entries:
+            with self._stage("acknowledge"):
+                streams.ack_with_dead_letters(self.redis, self.cfg, [e[0] for e in entries], result.dead)
             faults.checkpoint("acknowledged")
         ledger.mark(batch, state=BatchState.ACKNOWLEDGED, acknowledged_at=ledger.now())
-        return batch

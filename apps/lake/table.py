@@ -49,7 +49,9 @@ def ensure_table() -> Table:
         sort_order=order,
         properties={
             "write.parquet.compression-codec": "zstd",
-            "write.parquet.compression-level": "6",
+            # Level 1 measured both faster and smaller than 3 and 6 on per-batch files here
+            # (97 vs 100 bytes/record, 0.17 vs 0.29 s per 20K rows); compaction may use more.
+            "write.parquet.compression-level": "1",
             "format-version": "2",
         },
     )

@@ -8,7 +8,10 @@ from functools import cache
 import redis
 from django.conf import settings
 
-Entry = tuple[str, dict[bytes, bytes]]
+# An entry as read: its id and its fields as Redis sends them, flat: [name, value, name, value, ...].
+# Keeping them flat lets the exporter pick columns for a whole batch at once (see transform.py).
+Entry = tuple[str, list[bytes]]
+_RAW_REPLIES = ("XREADGROUP", "XAUTOCLAIM", "XCLAIM")
 
 
 @cache
@@ -17,8 +20,23 @@ def _pool(url: str) -> redis.ConnectionPool:
 
 
 def connection() -> redis.Redis:
-    """A client on the shared pool; values stay bytes so payloads are hashed exactly as sent."""
-    return redis.Redis(connection_pool=_pool(settings.REDIS_URL))
+    """A client on the shared pool; values stay bytes so payloads are hashed exactly as sent.
+
+    Stream reads come back unparsed (no dict per entry): the exporter's hot path.
+    """
+    client = redis.Redis(connection_pool=_pool(settings.REDIS_URL))
+    for command in _RAW_REPLIES:
+        client.set_response_callback(command, _raw)
+    return client
+
+
+def _raw(response, **_):
+    return response
+
+
+def fields_dict(flat: list[bytes]) -> dict[bytes, bytes]:
+    """Flat fields to a mapping; a repeated name keeps its last value, as Redis clients do."""
+    return dict(zip(flat[0::2], flat[1::2]))
 
 
 @dataclass(frozen=True)
@@ -36,8 +54,8 @@ class StreamConfig:
 
 
 def _ids(entries: list) -> list[Entry]:
-    # Entries deleted after delivery come back with fields None; they carry nothing to archive.
-    return [(eid.decode(), fields) for eid, fields in entries if fields is not None]
+    # Entries deleted after delivery come back empty; they carry nothing to archive.
+    return [(entry[0].decode(), entry[1]) for entry in entries if entry and entry[1] is not None]
 
 
 def ensure_group(r: redis.Redis, cfg: StreamConfig) -> None:
@@ -52,8 +70,8 @@ def read_new(r: redis.Redis, cfg: StreamConfig, consumer: str, count: int, block
     reply = r.xreadgroup(cfg.group, consumer, {cfg.stream: ">"}, count=count, block=block_ms)
     if not reply:
         return []
-    # redis-py returns a list of [stream, entries] for RESP2 and a dict for RESP3.
-    entries = reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))[0]
+    # RESP2 replies [[stream, entries]], RESP3 {stream: entries}.
+    entries = reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))
     return _ids(entries)
 
 
@@ -76,11 +94,6 @@ def claim_ids(r: redis.Redis, cfg: StreamConfig, consumer: str, ids: list[str]) 
     for start in range(0, len(ids), 1000):
         entries.extend(_ids(r.xclaim(cfg.stream, cfg.group, consumer, 0, ids[start : start + 1000])))
     return entries
-
-
-def pending_ids(r: redis.Redis, cfg: StreamConfig, first: str, last: str, consumer: str, count: int) -> set[str]:
-    rows = r.xpending_range(cfg.stream, cfg.group, min=first, max=last, count=count, consumername=consumer)
-    return {row["message_id"].decode() for row in rows}
 
 
 def ack_with_dead_letters(

@@ -1,13 +1,17 @@
 """Batch ledger rows and their locks: a PostgreSQL advisory lock marks a batch as being worked on.
 
-The lock lives on the worker's database session, so a crashed exporter's locks vanish with its
-connection and its recorded batches become recoverable at once, without guessing from idle times.
+Locks live on one database session per exporter, opened for that purpose, so a crashed
+exporter's locks vanish with its connection and its recorded batches become recoverable at
+once, without guessing from idle times. The session is shared by the exporter's threads
+(psycopg serialises its use), so a batch can be locked by the reader and released by the writer.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 
+import psycopg
 from django.db import connection
 from django.utils import timezone
 
@@ -21,21 +25,36 @@ def _key(batch_id: uuid.UUID) -> int:
     return int.from_bytes(batch_id.bytes[:4], "big", signed=True)
 
 
-def try_lock(batch_id: uuid.UUID) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, _key(batch_id)])
-        return cursor.fetchone()[0]
+class BatchLocks:
+    def __init__(self) -> None:
+        db = connection.settings_dict
+        self._conn = psycopg.connect(
+            host=db.get("HOST") or None, port=db.get("PORT") or None, user=db.get("USER") or None,
+            password=db.get("PASSWORD") or None, dbname=db["NAME"], autocommit=True, connect_timeout=5,
+            application_name="archive-exporter-locks",
+        )
+        self._mutex = threading.Lock()
+
+    def try_lock(self, batch_id: uuid.UUID) -> bool:
+        with self._mutex:
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, _key(batch_id)])
+            return row.fetchone()[0]
+
+    def unlock(self, batch_id: uuid.UUID) -> None:
+        with self._mutex:
+            self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, _key(batch_id)])
+
+    def close(self) -> None:
+        with self._mutex:
+            self._conn.close()
 
 
-def unlock(batch_id: uuid.UUID) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, _key(batch_id)])
-
-
-def record(*, stream: str, group: str, consumer: str, entry_ids: list[str], sinks: list[str]) -> ExportBatch:
+def record(
+    locks: BatchLocks, *, stream: str, group: str, consumer: str, entry_ids: list[str], sinks: list[str]
+) -> ExportBatch:
     """Create the ledger row, already locked by us."""
     batch_id = uuid.uuid4()
-    while not try_lock(batch_id):  # a key collision with a live batch; pick another id
+    while not locks.try_lock(batch_id):  # a key collision with a live batch; pick another id
         batch_id = uuid.uuid4()
     return ExportBatch.objects.create(
         id=batch_id,

@@ -46,7 +46,7 @@ def _redactor(extra: str) -> Redactor:
     return Redactor.with_extra(extra) if extra else Redactor()
 
 
-def _truncate(text: str, max_bytes: int) -> str:
+def truncate(text: str, max_bytes: int) -> str:
     encoded = text.encode()
     if len(encoded) <= max_bytes:
         return text
@@ -67,7 +67,7 @@ def apply_payload_policy(record: dict, payload: bytes | None, policy: PayloadPol
         keep = record["outcome"] in FAILURE_OUTCOMES or int.from_bytes(digest[:8], "big") < threshold
         if keep and len(payload) <= policy.payload_max_bytes:
             text = policy.redactor.redact(payload.decode(errors="replace"))
-            record["payload_sample"] = _truncate(text, policy.sample_max_bytes)
+            record["payload_sample"] = truncate(text, policy.sample_max_bytes)
         else:
             record["payload_sample"] = ""
     else:
@@ -76,4 +76,4 @@ def apply_payload_policy(record: dict, payload: bytes | None, policy: PayloadPol
         record["payload_sample"] = ""
     message = record["error_msg"]
     if message:
-        record["error_msg"] = _truncate(policy.redactor.redact(message), policy.error_msg_max_bytes)
+        record["error_msg"] = truncate(policy.redactor.redact(message), policy.error_msg_max_bytes)

@@ -1,0 +1,128 @@
+"""`archive bench`: export throughput against a bare XREADGROUP+XACK loop, and bytes per record per tier.
+
+Runs in isolation: its own SeaweedFS on free ports, its own chDB directory, stream, ClickHouse
+database and Iceberg table, all removed afterwards; a running `make run` is not disturbed.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.test.utils import override_settings
+
+from apps.stream import client as streams
+from apps.stream.demo import generate
+
+# Entropy of the random identifiers each record carries (bits): a UUID4 job id, a 128-bit trace
+# id, a 64-bit span id, and the 128-bit payload hash. No codec can store these in fewer bytes.
+FLOOR_BITS = 122 + 128 + 64 + 128
+
+
+def _fill(r, stream: str, entries: list[dict[bytes, bytes]]) -> None:
+    for start in range(0, len(entries), 5000):
+        pipe = r.pipeline(transaction=False)
+        for fields in entries[start : start + 5000]:
+            pipe.xadd(stream, fields)
+        pipe.execute()
+
+
+def raw_read_ack(r, stream: str, group: str, batch_size: int) -> tuple[int, float]:
+    """The ceiling: read and acknowledge every entry, doing nothing else."""
+    cfg = streams.StreamConfig(stream=stream, group=group)
+    streams.ensure_group(r, cfg)
+    done = 0
+    started = time.perf_counter()
+    # The same read function the exporter uses, so both sides pay the same parsing cost.
+    while entries := streams.read_new(r, cfg, "bench", batch_size, None):
+        r.xack(stream, group, *[entry_id for entry_id, _ in entries])
+        done += len(entries)
+    return done, time.perf_counter() - started
+
+
+def _raw_json_bytes(entries: list[dict[bytes, bytes]]) -> float:
+    total = sum(len(json.dumps({k.decode(): v.decode() for k, v in e.items()}, separators=(",", ":"))) for e in entries)
+    return total / len(entries)
+
+
+def run_bench(*, records: int, log: Callable[[str], None] = print, batch_size: int = 10_000) -> dict:
+    from apps.lake.seaweedfs import SeaweedFS
+
+    workdir = Path(tempfile.mkdtemp(prefix="archive-bench-", dir=settings.VAR_DIR if settings.VAR_DIR.exists() else None))
+    suffix = uuid.uuid4().hex[:8]
+    s3 = SeaweedFS(workdir / "s3", access_key=settings.AWS_ACCESS_KEY_ID or "bench",
+                   secret_key=settings.AWS_SECRET_ACCESS_KEY or "bench-secret", bucket="bench")
+    log(f"starting a private SeaweedFS in {workdir}")
+    s3.start()
+    stream = f"bench:{suffix}:archive:completed"
+    overrides = dict(
+        S3_ENDPOINT_URL=s3.endpoint_url, S3_BUCKET="bench", AWS_ACCESS_KEY_ID=s3.access_key,
+        AWS_SECRET_ACCESS_KEY=s3.secret_key, CLICKHOUSE_URL=f"chdb://{workdir / 'chdb'}",
+        CLICKHOUSE_DATABASE=f"bench_{suffix}", ICEBERG_NAMESPACE="bench", ICEBERG_TABLE=f"jobs_{suffix}",
+        ARCHIVE_STREAM=stream, ARCHIVE_EXPORT_BATCH_SIZE=batch_size, ARCHIVE_SINK_CLICKHOUSE=True,
+        ARCHIVE_SINK_ICEBERG=True,
+    )
+    r = streams.connection()
+    raw_stream = f"{stream}:raw"
+    try:
+        with override_settings(**overrides):
+            from apps.exports.exporter import Exporter
+            from apps.lake.table import load_table
+            from apps.warehouse import client as ch
+            from apps.warehouse.services import warehouse_migrate
+
+            warehouse_migrate()
+            log(f"generating {records} records")
+            entries = generate(records, seed=2026, spread_ms=6 * 3_600_000)
+            _fill(r, raw_stream, entries)
+            _fill(r, stream, entries)
+            raw_json_bytes = _raw_json_bytes(entries)
+            # The generated records live in Redis now; keeping millions of small objects here
+            # would only make the garbage collector slow down both measurements.
+            del entries
+            gc.collect()
+
+            log("measuring the bare XREADGROUP+XACK loop")
+            raw_done, raw_seconds = raw_read_ack(r, raw_stream, "bench", batch_size)
+
+            log("measuring the export pipeline (validate, sample, redact, hash, Arrow, ClickHouse, Iceberg, XACK)")
+            started = time.perf_counter()
+            summary = Exporter(batch_size=batch_size).run()
+            pipeline_seconds = time.perf_counter() - started
+            if summary.records != records:
+                raise RuntimeError(f"exported {summary.records} of {records} records: {summary.errors}")
+
+            ch.command("OPTIMIZE TABLE {db}.jobs_archive FINAL", tag="bench")
+            ch_bytes = ch.query(
+                "SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = {db:String} "
+                "AND table = 'jobs_archive' AND active",
+                tag="bench", parameters={"db": ch.database()},
+            ).result_rows[0][0]
+            files = load_table().inspect.files()
+            parquet_bytes = sum(files.column("file_size_in_bytes").to_pylist())
+            pipeline_rate = records / pipeline_seconds
+            raw_rate = raw_done / raw_seconds
+            return {
+                "records": records,
+                "pipeline_records_per_s": round(pipeline_rate),
+                "raw_read_ack_records_per_s": round(raw_rate),
+                "ratio": round(pipeline_rate / raw_rate, 3),
+                "clickhouse_bytes_per_record": round(ch_bytes / records, 1),
+                "parquet_bytes_per_record": round(parquet_bytes / records, 1),
+                "raw_json_bytes_per_record": round(raw_json_bytes, 1),
+                "floor_bytes_per_record": round(FLOOR_BITS / 8, 1),
+                "batch_size": batch_size,
+                "parquet_files": files.num_rows,
+                "pipeline_stage_seconds": summary.stage_seconds,
+            }
+    finally:
+        r.delete(stream, raw_stream, f"{stream}:dead")
+        s3.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
