@@ -1,6 +1,7 @@
 """Admin for the export ledger (read-only) and dead letters (edit fields, then re-queue)."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from apps.exports import services
 from apps.exports.models import DeadLetter, ExportBatch, ExportError
@@ -47,10 +48,34 @@ class DeadLetterAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.requeued_at is not None:  # edits after re-queuing would mislead
+            return (*self.readonly_fields, "fields")
+        return self.readonly_fields
+
     @admin.action(description="Re-queue the selected entries into the archive stream (after fixing their fields)")
     def requeue(self, request, queryset):
-        done = 0
+        done, skipped, failed = 0, 0, []
         for dead_letter in queryset:
-            services.dead_letter_requeue(dead_letter=dead_letter, actor=request.user)
-            done += 1
-        self.message_user(request, f"Re-queued {done} entries; the exporter validates them again.", messages.SUCCESS)
+            try:
+                new_id = services.dead_letter_requeue(dead_letter=dead_letter, actor=request.user)
+            except ValidationError as exc:
+                failed.append(f"{dead_letter.entry_id}: {' '.join(exc.messages)}")
+                continue
+            if new_id is None:
+                skipped += 1
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request, f"Re-queued {done} {pluralize_entries(done)}; the exporter checks them against the contract again.",
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(request, f"{skipped} {pluralize_entries(skipped)} had been re-queued already.", messages.WARNING)
+        for failure in failed:
+            self.message_user(request, f"Not re-queued: {failure}", messages.ERROR)
+
+
+def pluralize_entries(count: int) -> str:
+    return "entry" if count == 1 else "entries"

@@ -5,8 +5,21 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from auditlog.registry import auditlog
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
+
+
+def validate_stream_fields(value) -> None:
+    """Stream entries are flat: field names to text values (docs/stream-contract.md)."""
+    if not isinstance(value, dict) or not value:
+        raise ValidationError("Enter a JSON object of field names to values, e.g. {\"job_id\": \"42\", ...}.")
+    wrong = [k for k, v in value.items() if not isinstance(v, str)]
+    if wrong:
+        raise ValidationError(
+            f"Every value must be a string (numbers and JSON go in quotes); not strings: {', '.join(wrong[:5])}."
+        )
 
 
 class BatchState(models.TextChoices):
@@ -66,7 +79,10 @@ class DeadLetter(models.Model):
     stream = models.CharField(max_length=200)
     entry_id = models.CharField(max_length=40, help_text="Id of the entry in the archive stream")
     reason = models.TextField()
-    fields = models.JSONField(help_text="The entry's fields as sent (edit them to fix, then re-queue)")
+    fields = models.JSONField(
+        validators=[validate_stream_fields],
+        help_text="The entry's fields as sent, all values strings. Correct them, save, then re-queue.",
+    )
     batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="dead_letter_entries")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     requeued_at = models.DateTimeField(null=True, blank=True)
@@ -79,3 +95,7 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entry_id}: {self.reason[:80]}"
+
+
+# Who changed a dead letter's fields before re-queuing it, and when, with the diff.
+auditlog.register(DeadLetter)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -30,6 +31,14 @@ class ExportStatus:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def sink_names(self) -> list[str]:
+        return [{"clickhouse": "ClickHouse", "iceberg": "Iceberg"}[s] for s in self.sinks]
+
+    @property
+    def last_batch_time(self):
+        return datetime.fromisoformat(self.last_batch_at) if self.last_batch_at else None
 
 
 def export_status() -> ExportStatus:

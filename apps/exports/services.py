@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.exports.exporter import Exporter
-from apps.exports.models import DeadLetter
+from apps.exports.models import DeadLetter, validate_stream_fields
 from apps.stream import client as streams
 
 
@@ -35,13 +35,20 @@ def export_from_command(*, follow: bool, should_stop: Callable[[], bool], on_bat
     return Exporter().run(follow=follow, should_stop=should_stop, on_batch=on_batch).as_dict()
 
 
-def dead_letter_requeue(*, dead_letter: DeadLetter, actor) -> str:
-    """Put a dead letter's (possibly corrected) fields back on the archive stream, once."""
+def dead_letter_requeue(*, dead_letter: DeadLetter, actor) -> str | None:
+    """Put a dead letter's (possibly corrected) fields back on the archive stream, once.
+
+    Returns the new stream id, or None if it had been re-queued already. The exporter checks
+    the entry against the contract again; a still-broken entry comes back as a new dead letter.
+    """
     with transaction.atomic():
         locked = DeadLetter.objects.select_for_update().get(pk=dead_letter.pk)
         if locked.requeued_at is not None:
-            return locked.requeued_as
+            return None
+        validate_stream_fields(locked.fields)
         fields = {k: v for k, v in locked.fields.items() if k not in ("reason", "original_id")}
+        # XADD inside the transaction: if recording the re-queue fails afterwards, the row stays
+        # re-queueable and a second attempt could add the entry again (noted in docs/exporter.md).
         entry_id = streams.connection().xadd(locked.stream, fields)
         locked.requeued_at = timezone.now()
         locked.requeued_as = entry_id.decode() if isinstance(entry_id, bytes) else entry_id

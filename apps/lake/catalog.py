@@ -1,17 +1,49 @@
-"""The one entry point to the Iceberg catalog: a SQL catalog in the portal's PostgreSQL database."""
+"""The one entry point to the Iceberg catalog: a SQL catalog in the portal's PostgreSQL database.
+
+`CatalogTarget` holds everything needed to reach the catalog and the table, as plain values, so
+the cold-tier writer process (apps/lake/writer.py) can open the same table without Django.
+"""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
-from django.db import connection
 from pyiceberg.catalog.sql import SqlCatalog
 
 from apps.lake.s3 import S3Config
 
 
+@dataclass(frozen=True)
+class CatalogTarget:
+    uri: str
+    warehouse: str
+    io_props: tuple[tuple[str, str], ...]
+    namespace: str
+    table: str
+
+    @classmethod
+    def from_settings(cls) -> CatalogTarget:
+        from django.conf import settings
+
+        cfg = S3Config.from_settings()
+        return cls(
+            uri=_catalog_uri(),
+            warehouse=f"s3://{cfg.bucket}/iceberg",
+            io_props=tuple(sorted(io_properties(cfg).items())),
+            namespace=settings.ICEBERG_NAMESPACE,
+            table=settings.ICEBERG_TABLE,
+        )
+
+    @property
+    def identifier(self) -> tuple[str, str]:
+        return (self.namespace, self.table)
+
+
 def _catalog_uri() -> str:
     # Read at call time, so tests (which rename the database) get their own catalog.
+    from django.db import connection
+
     db = connection.settings_dict
     auth = db["USER"] or ""
     if db.get("PASSWORD"):
@@ -39,12 +71,16 @@ _catalogs: dict[tuple, SqlCatalog] = {}
 _lock = threading.Lock()
 
 
-def _catalog(uri: str, warehouse: str, props: tuple) -> SqlCatalog:
-    key = (uri, warehouse, props)
+def catalog_for(target: CatalogTarget) -> SqlCatalog:
+    key = (target.uri, target.warehouse, target.io_props)
     with _lock:
         if key not in _catalogs:
-            _catalogs[key] = SqlCatalog("archive", uri=uri, warehouse=warehouse, **dict(props))
+            _catalogs[key] = SqlCatalog("archive", uri=target.uri, warehouse=target.warehouse, **dict(target.io_props))
         return _catalogs[key]
+
+
+def get_catalog() -> SqlCatalog:
+    return catalog_for(CatalogTarget.from_settings())
 
 
 def close_catalogs() -> None:
@@ -53,8 +89,3 @@ def close_catalogs() -> None:
         for catalog in _catalogs.values():
             catalog.engine.dispose()
         _catalogs.clear()
-
-
-def get_catalog(cfg: S3Config | None = None) -> SqlCatalog:
-    cfg = cfg or S3Config.from_settings()
-    return _catalog(_catalog_uri(), f"s3://{cfg.bucket}/iceberg", tuple(sorted(io_properties(cfg).items())))

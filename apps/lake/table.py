@@ -12,7 +12,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.sorting import SortField, SortOrder
 from pyiceberg.transforms import DayTransform, IdentityTransform
 
-from apps.lake.catalog import get_catalog
+from apps.lake.catalog import CatalogTarget, catalog_for, get_catalog
 from apps.lake.s3 import S3Config, ensure_bucket
 from apps.records.schema import TIME_PARTITION_COLUMN, iceberg_schema
 
@@ -73,16 +73,20 @@ def committed_batch_ids(table: Table, candidates: set[str]) -> set[str]:
     return found
 
 
-def append_batch(data: pa.Table, batch_id: str) -> bool:
+def append_batch_to(target: CatalogTarget, data: pa.Table, batch_id: str) -> bool:
     """Append once per batch id: a replay after a crash finds the committed snapshot and skips.
 
-    Returns False when the batch was already committed.
+    Returns False when the batch was already committed. Needs no Django (see writer.py).
     """
-    table = load_table()
+    table = catalog_for(target).load_table(target.identifier)
     if committed_batch_ids(table, {batch_id}):
         return False
     table.append(data, snapshot_properties={BATCH_PROPERTY: batch_id})
     return True
+
+
+def append_batch(data: pa.Table, batch_id: str) -> bool:
+    return append_batch_to(CatalogTarget.from_settings(), data, batch_id)
 
 
 def http_location() -> str:

@@ -115,8 +115,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # --- The archive stream (contract v1, docs/stream-contract.md) ---------------
 ARCHIVE_STREAM = env_str("ARCHIVE_STREAM", "archive:completed")
 ARCHIVE_CONSUMER_GROUP = env_str("ARCHIVE_CONSUMER_GROUP", "archive-exporter")
-# Record Celery task outcomes of this process's Celery app into the stream.
+# Record the outcome of this portal's own Celery tasks into the stream (docs/stream-contract.md).
 ARCHIVE_RECORD_CELERY_TASKS = env_bool("ARCHIVE_RECORD_CELERY_TASKS", False)
+CELERY_IMPORTS = ["apps.stream.celery_integration"] if ARCHIVE_RECORD_CELERY_TASKS else []
 
 # --- The exporter -------------------------------------------------------------
 ARCHIVE_EXPORT_BATCH_SIZE = env_int("ARCHIVE_EXPORT_BATCH_SIZE", 5000)

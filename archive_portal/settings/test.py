@@ -24,3 +24,5 @@ ARCHIVE_MIGRATE_WAREHOUSE = False
 ARCHIVE_EXPORT_CLAIM_IDLE_MS = 1000
 ARCHIVE_EXPORT_BATCH_SECONDS = 0.2
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# No collectstatic in tests: let WhiteNoise look files up as they are requested.
+WHITENOISE_AUTOREFRESH = True

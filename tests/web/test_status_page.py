@@ -96,7 +96,7 @@ def test_status_page_shows_the_export(archive, live_server, browser_page, django
     expect(_card(page, "today-clickhouse")).to_have_text("120")
     expect(_card(page, "today-iceberg")).to_have_text("120")
     expect(_card(page, "dead-letters")).to_have_text("2")
-    expect(page.locator("#last-batch .hint")).to_contain_text("records, at ")
+    expect(page.locator("#last-batch .hint")).to_contain_text(" ago (")
     expect(page.locator("#dead-letters").get_by_role("link", name="review and re-queue")).to_be_visible()
     expect(page.get_by_text("No export errors.")).to_be_visible()
 
@@ -142,7 +142,7 @@ def test_admin_fixes_and_requeues_a_dead_letter(archive, live_server, browser_pa
     page.locator("select[name=action]").select_option(label=REQUEUE_ACTION)
     page.locator("button[name=index]").click()
     expect(page.locator("ul.messagelist li.success")).to_have_text(
-        "Re-queued 1 entries; the exporter validates them again."
+        "Re-queued 1 entry; the exporter checks them against the contract again."
     )
 
     summary = Exporter().run()

@@ -1,0 +1,53 @@
+"""`archive query`: one read-only SELECT over jobs_archive and jobs_cold, capped, JSON or a table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from apps.exports.exporter import Exporter
+from apps.stream.demo import generate
+
+
+@pytest.fixture
+def exported(archive):
+    pipe = archive.redis.pipeline()
+    for fields in generate(300, seed=3):
+        pipe.xadd(archive.stream, fields)
+    pipe.execute()
+    Exporter().run()
+    return archive
+
+
+def test_json_rows_from_warm_and_cold(exported, capsys):
+    call_command("archive", "query", "--format", "json",
+                 "SELECT (SELECT count() FROM jobs_archive) AS warm, (SELECT count() FROM jobs_cold) AS cold")
+    assert json.loads(capsys.readouterr().out) == [{"warm": 300, "cold": 300}]
+
+
+def test_table_format_and_row_cap(exported, capsys, settings):
+    settings.CLICKHOUSE_QUERY_MAX_ROWS = 5
+    call_command("archive", "query", "SELECT job_id, queue FROM jobs_archive ORDER BY job_id")
+    out = capsys.readouterr()
+    lines = out.out.strip().splitlines()
+    assert lines[0].split() == ["job_id", "queue"] and len(lines) == 2 + 5
+    assert "truncated" in out.err
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("DROP TABLE jobs_archive", "only SELECT"),
+        ("SELECT 1; SELECT 2", "only one statement"),
+        ("INSERT INTO jobs_archive (job_id) VALUES ('x')", "only SELECT"),
+        ("SELECT * FROM s3('http://127.0.0.1:1/bucket/x.csv', 'CSV')", "(?i)readonly"),
+        ("SELECT count() FROM no_such_table", "no_such_table"),
+    ],
+)
+def test_refuses_writes_and_explains_errors(exported, sql, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("archive", "query", sql)
+    assert exported.clickhouse_count() == 300
