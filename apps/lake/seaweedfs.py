@@ -6,6 +6,7 @@ servers (a `make run` and a test run) can live side by side.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -16,6 +17,14 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+
+def _own_group_dying_with_parent() -> None:
+    """In the child before exec: its own process group (a terminal's Ctrl-C goes to us, and we stop
+    it cleanly), and SIGTERM when its parent dies, so no server outlives a killed test run."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -67,7 +76,7 @@ class SeaweedFS:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(log_path or self.data_dir / "weed.log", "ab")
         self.process = subprocess.Popen(self.command(), env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        preexec_fn=_own_group_dying_with_parent)
         self.wait_ready(timeout)
         return self
 

@@ -1,11 +1,16 @@
 """`manage.py seaweedfs`: run the local S3 server in the foreground (used by `make run`)."""
 
+import signal
 from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.lake.seaweedfs import SeaweedFS
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -23,6 +28,8 @@ class Command(BaseCommand):
             bucket=settings.S3_BUCKET,
         )
         self.stdout.write(f"starting SeaweedFS S3 on {server.endpoint_url}, bucket {settings.S3_BUCKET}")
+        # honcho stops its processes with SIGTERM: turn it into a clean stop of the server.
+        signal.signal(signal.SIGTERM, _interrupt)
         server.start(log_path=settings.VAR_DIR / "seaweedfs.log")
         self.stdout.write(self.style.SUCCESS(f"SeaweedFS ready on {server.endpoint_url}"))
         try:
