@@ -53,27 +53,38 @@ def truncate(text: str, max_bytes: int) -> str:
     return encoded[:max_bytes].decode(errors="ignore") + "…[truncated]"
 
 
-def apply_payload_policy(record: dict, payload: bytes | None, policy: PayloadPolicy, threshold: int) -> None:
-    """Fill payload_size, payload_hash and payload_sample, and redact error_msg, in place.
+def payload_digest(payload: bytes) -> bytes:
+    return blake2b(payload, digest_size=16).digest()
+
+
+def payload_sample(payload: bytes, digest: bytes, failed: bool, policy: PayloadPolicy, threshold: int) -> str:
+    """The redacted, size-capped sample to keep, or "" when the policy keeps none.
 
     Sampling is decided by the payload's hash, not by chance, so replaying a batch after a
     crash produces exactly the same records. Redaction runs before truncation so a cut can
     never leave half of an email or card number behind.
     """
+    if len(payload) > policy.payload_max_bytes:
+        return ""
+    if not failed and int.from_bytes(digest[:8], "big") >= threshold:
+        return ""
+    return truncate(policy.redactor.redact(payload.decode(errors="replace")), policy.sample_max_bytes)
+
+
+def redact_error(message: str, policy: PayloadPolicy) -> str:
+    return truncate(policy.redactor.redact(message), policy.error_msg_max_bytes) if message else ""
+
+
+def apply_payload_policy(record: dict, payload: bytes | None, policy: PayloadPolicy, threshold: int) -> None:
+    """Fill payload_size, payload_hash and payload_sample, and redact error_msg, in place (row path)."""
     if payload:
-        digest = blake2b(payload, digest_size=16).digest()
+        digest = payload_digest(payload)
         record["payload_size"] = len(payload)
         record["payload_hash"] = digest.hex()
-        keep = record["outcome"] in FAILURE_OUTCOMES or int.from_bytes(digest[:8], "big") < threshold
-        if keep and len(payload) <= policy.payload_max_bytes:
-            text = policy.redactor.redact(payload.decode(errors="replace"))
-            record["payload_sample"] = truncate(text, policy.sample_max_bytes)
-        else:
-            record["payload_sample"] = ""
+        failed = record["outcome"] in FAILURE_OUTCOMES
+        record["payload_sample"] = payload_sample(payload, digest, failed, policy, threshold)
     else:
         record["payload_size"] = 0
         record["payload_hash"] = ""
         record["payload_sample"] = ""
-    message = record["error_msg"]
-    if message:
-        record["error_msg"] = truncate(policy.redactor.redact(message), policy.error_msg_max_bytes)
+    record["error_msg"] = redact_error(record["error_msg"], policy)

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from hashlib import blake2b
 from itertools import chain
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from apps.exports.pipeline.policy import PayloadPolicy, apply_payload_policy, truncate
+from apps.exports.pipeline.policy import (
+    PayloadPolicy,
+    apply_payload_policy,
+    payload_digest,
+    payload_sample,
+    redact_error,
+)
 from apps.records.contract import (
     FAILURE_OUTCOMES,
     ID_MAX_CHARS,
@@ -27,14 +32,12 @@ from apps.records.contract import (
     ContractError,
     parse_entry,
 )
-from apps.records.schema import COLUMNS, arrow_schema
+from apps.records.schema import arrow_schema
 from apps.stream.client import Entry, fields_dict
 _OUTCOMES = pa.array(sorted(OUTCOMES))
 _FAILURES = pa.array(sorted(FAILURE_OUTCOMES))
 _MIN_MS, _MAX_MS = 946_684_800_000, 4_102_444_800_000  # 2000-01-01 .. 2100-01-01, as in the contract
-_INT32 = 2**31 - 1
 _TAGS_TYPE = pa.map_(pa.string(), pa.string())
-_TIME_TYPE = pa.timestamp("us", tz="UTC")
 
 
 @dataclass
@@ -121,7 +124,7 @@ def _epoch_ms(text: pa.Array, required: bool) -> tuple[pa.Array, pa.Array]:
     return pc.multiply(numbers, 1000), pc.invert(ok)
 
 
-def _small_int(text: pa.Array, low: int) -> tuple[pa.Array, pa.Array]:
+def _small_int(text: pa.Array) -> tuple[pa.Array, pa.Array]:
     """Optional plain non-negative integer text; empty means 0. Signs and others go to the row path."""
     digits = pc.fill_null(pc.utf8_is_digit(text), False)
     short = pc.less_equal(pc.utf8_length(text), 9)
@@ -175,7 +178,7 @@ def _fast_columns(entries: list[Entry], policy: PayloadPolicy) -> tuple[dict[str
         cols[name] = micros
     for name in ("priority", "retries"):
         text, bad = _strings(fields.column(name))
-        values, bad_int = _small_int(text, 0)
+        values, bad_int = _small_int(text)
         flagged = _or(_or(flagged, bad), bad_int)
         cols[name] = values
     version, bad = _strings(fields.column("schema_version"))
@@ -195,28 +198,20 @@ def _fast_columns(entries: list[Entry], policy: PayloadPolicy) -> tuple[dict[str
     # Payload: size and hash for all; a redacted sample for failures and the hash-chosen few.
     payload_column = fields.column("payload")
     payloads = payload_column.to_pylist()
-    digests = [blake2b(p, digest_size=16).digest() if p else None for p in payloads]
+    digests = [payload_digest(p) if p else None for p in payloads]
     cols["payload_size"] = pc.fill_null(pc.binary_length(payload_column), 0).cast(pa.int64())
     cols["payload_hash"] = pa.array([d.hex() if d else "" for d in digests], pa.string())
     threshold = policy.sample_threshold
     failures = pc.is_in(cols["outcome"], _FAILURES).to_pylist()
-    samples = []
-    for payload, digest, failed in zip(payloads, digests, failures):
-        if digest is not None and len(payload) <= policy.payload_max_bytes and (
-            failed or int.from_bytes(digest[:8], "big") < threshold
-        ):
-            text = policy.redactor.redact(payload.decode(errors="replace"))
-            samples.append(truncate(text, policy.sample_max_bytes))
-        else:
-            samples.append("")
+    samples = [
+        payload_sample(payload, digest, failed, policy, threshold) if digest is not None else ""
+        for payload, digest, failed in zip(payloads, digests, failures)
+    ]
     cols["payload_sample"] = pa.array(samples, pa.string())
 
     messages, bad = _strings(fields.column("error_msg"))
     flagged = _or(flagged, bad)
-    cols["error_msg"] = pa.array(
-        [truncate(policy.redactor.redact(m), policy.error_msg_max_bytes) if m else "" for m in messages.to_pylist()],
-        pa.string(),
-    )
+    cols["error_msg"] = pa.array([redact_error(m, policy) if m else "" for m in messages.to_pylist()], pa.string())
     return cols, _or(flagged, pa.array(fields.repeated))
 
 
@@ -257,5 +252,3 @@ def transform(entries: list[Entry], policy: PayloadPolicy) -> Transformed:
                                              ("stream_id", "ascending")])
     return Transformed(table=fast.take(order), dead=dead)
 
-
-__all__ = ["COLUMNS", "Transformed", "stream_id_key", "transform"]
