@@ -38,6 +38,7 @@ test: setup browser
 
 ## bench: the export benchmark (prints one JSON object)
 bench: check-services
+	$(PY) manage.py migrate --noinput --skip-warehouse
 	$(PY) manage.py archive bench --records $${RECORDS:-200000} --json
 
 clean:

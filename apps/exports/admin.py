@@ -9,11 +9,12 @@ from apps.exports.models import DeadLetter, ExportBatch, ExportError
 
 @admin.register(ExportBatch)
 class ExportBatchAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "state", "records", "dead_letters", "first_id", "last_id", "attempts", "consumer")
+    list_display = ("id", "created_at", "state", "entry_count", "records", "dead_letters", "first_id", "last_id",
+                    "attempts", "consumer")
     list_filter = ("state", "stream")
     search_fields = ("id", "first_id", "last_id", "consumer")
     date_hierarchy = "created_at"
-    exclude = ("entry_ids",)
+    exclude = ("entry_id_text",)
 
     def has_add_permission(self, request):
         return False

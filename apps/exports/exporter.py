@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -27,6 +28,8 @@ from apps.exports.pipeline.transform import Transformed, stream_id_key, transfor
 from apps.stream import client as streams
 
 logger = logging.getLogger(__name__)
+# One long-lived thread per process for ClickHouse inserts (its chDB client lives as long).
+_clickhouse_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-clickhouse")
 
 
 def default_consumer_name() -> str:
@@ -181,13 +184,17 @@ class Exporter:
         pending = self.redis.xpending(self.cfg.stream, self.cfg.group)["pending"]
         if not pending:
             return False
-        held = sum(len(b.entry_ids) for b in ledger.unfinished(self.cfg.stream, self.cfg.group)
+        held = sum(b.entry_count for b in ledger.unfinished(self.cfg.stream, self.cfg.group)
                    if self._held_by_other(b))
         return pending > held
 
     def _release(self, batch: ExportBatch) -> None:
         self.locks.unlock(batch.id)
         self._mine.discard(batch.id)
+
+    def _timed_clickhouse(self, result: Transformed, batch_key: str) -> None:
+        with self._stage("clickhouse"):
+            sinks.write_clickhouse(result.table, batch_key)
 
     @contextmanager
     def _stage(self, name: str):
@@ -207,6 +214,7 @@ class Exporter:
         """
         with self._stage("claim"):
             entries = self._claim_orphans()
+        claimed = len(entries)
         deadline = time.monotonic() + self.batch_seconds
         horizon_key = stream_id_key(horizon) if horizon else None
         while len(entries) < self.batch_size:
@@ -223,7 +231,8 @@ class Exporter:
             entries.extend(new)
         if not entries:
             return None
-        entries.sort(key=lambda e: stream_id_key(e[0]))
+        if claimed:  # new entries arrive in stream order; claimed older ones may not
+            entries.sort(key=lambda e: stream_id_key(e[0]))
         with self._stage("ledger"):
             batch = ledger.record(
                 self.locks,
@@ -251,11 +260,8 @@ class Exporter:
         claimed = streams.claim_idle(self.redis, self.cfg, self.consumer, self.claim_idle_ms, self.batch_size)
         if not claimed:
             return []
-        ids = [e[0] for e in claimed]
         covered = set()
-        for batch in ExportBatch.objects.filter(
-            stream=self.cfg.stream, group=self.cfg.group, state__in=ledger.UNFINISHED, entry_ids__overlap=ids
-        ).only("entry_ids"):
+        for batch in ledger.unfinished(self.cfg.stream, self.cfg.group).only("entry_id_text"):
             covered.update(batch.entry_ids)
         return [e for e in claimed if e[0] not in covered]
 
@@ -272,7 +278,7 @@ class Exporter:
                 self._release(batch)
                 continue
             ledger.mark(batch, attempts=batch.attempts + 1, consumer=self.consumer)
-            logger.warning("recovering batch %s (%d entries)", batch.id, len(batch.entry_ids))
+            logger.warning("recovering batch %s (%d entries)", batch.id, batch.entry_count)
             entries = streams.claim_ids(self.redis, self.cfg, self.consumer, batch.entry_ids)
             yield self._transform(batch, entries, recovered=True)
 
@@ -292,23 +298,31 @@ class Exporter:
         """`entries` are exactly the batch's entries still pending for us: after a crash that
         followed the acknowledgement they are none, since dead letters and XACK go in one MULTI."""
         batch, entries, result = prepared.batch, prepared.entries, prepared.result
-        if batch.state == BatchState.RECORDED and len(entries) < len(batch.entry_ids):
+        if batch.state == BatchState.RECORDED and len(entries) < batch.entry_count:
             # Only possible if someone deleted or trimmed entries that were still pending.
-            missing = len(batch.entry_ids) - len(entries)
+            missing = batch.entry_count - len(entries)
             ExportError.objects.create(
                 batch=batch, stage="read", message=f"{missing} entries left the stream before they were exported"
             )
         batch_key = str(batch.id)
         if batch.state == BatchState.RECORDED:
             ledger.mark(batch, records=result.records, dead_letters=len(result.dead), arrow_bytes=result.table.nbytes)
-            if result.records and sinks.CLICKHOUSE in batch.sinks and batch.clickhouse_at is None:
-                with self._stage("clickhouse"):
-                    sinks.write_clickhouse(result.table, batch_key)
+            to_clickhouse = result.records and sinks.CLICKHOUSE in batch.sinks and batch.clickhouse_at is None
+            to_iceberg = result.records and sinks.ICEBERG in batch.sinks and batch.iceberg_at is None
+            # The ClickHouse insert runs in chDB's C++ code, outside the GIL, so it overlaps the
+            # (mostly Python) Iceberg append; each is recorded only once it has succeeded.
+            clickhouse = _clickhouse_writer.submit(self._timed_clickhouse, result, batch_key) if to_clickhouse else None
+            try:
+                if to_iceberg:
+                    with self._stage("iceberg"):
+                        sinks.write_iceberg(result.table, batch_key)
+            finally:
+                if clickhouse is not None:
+                    clickhouse.result()
+            if to_clickhouse:
                 faults.checkpoint("clickhouse_written")
                 ledger.mark(batch, clickhouse_at=ledger.now())
-            if result.records and sinks.ICEBERG in batch.sinks and batch.iceberg_at is None:
-                with self._stage("iceberg"):
-                    sinks.write_iceberg(result.table, batch_key)
+            if to_iceberg:
                 faults.checkpoint("iceberg_written")
                 ledger.mark(batch, iceberg_at=ledger.now())
             with transaction.atomic():

@@ -1,16 +1,15 @@
 """Warehouse tasks: they run on the worker that owns ClickHouse (queue `warehouse`)."""
 
 from celery import shared_task
-from django.conf import settings
 
 from apps.warehouse import query, services
 
 
-@shared_task(queue=settings.WAREHOUSE_QUEUE, acks_late=True, expires=600)
+@shared_task(acks_late=True, expires=600)
 def warehouse_migrate() -> dict:
     return services.warehouse_migrate()
 
 
-@shared_task(queue=settings.WAREHOUSE_QUEUE, acks_late=False, expires=300)
+@shared_task(acks_late=False, expires=300)
 def run_query(sql: str, max_rows: int | None = None) -> dict:
     return query.run_read_only(sql, max_rows=max_rows).as_dict()

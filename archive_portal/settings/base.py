@@ -111,6 +111,10 @@ CELERY_TASK_ALWAYS_EAGER = False
 # Tasks that open the warehouse run on this queue; in embedded mode one worker owns it.
 WAREHOUSE_QUEUE = "warehouse"
 CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "apps.warehouse.tasks.*": {"queue": WAREHOUSE_QUEUE},
+    "apps.exports.tasks.*": {"queue": WAREHOUSE_QUEUE},
+}
 
 # --- The archive stream (contract v1, docs/stream-contract.md) ---------------
 ARCHIVE_STREAM = env_str("ARCHIVE_STREAM", "archive:completed")
@@ -120,7 +124,9 @@ ARCHIVE_RECORD_CELERY_TASKS = env_bool("ARCHIVE_RECORD_CELERY_TASKS", False)
 CELERY_IMPORTS = ["apps.stream.celery_integration"] if ARCHIVE_RECORD_CELERY_TASKS else []
 
 # --- The exporter -------------------------------------------------------------
-ARCHIVE_EXPORT_BATCH_SIZE = env_int("ARCHIVE_EXPORT_BATCH_SIZE", 5000)
+# Larger batches cost memory (about 250 bytes of Arrow per record) but amortise each Iceberg
+# commit and give fewer, larger Parquet files; see docs/exporter.md for measurements.
+ARCHIVE_EXPORT_BATCH_SIZE = env_int("ARCHIVE_EXPORT_BATCH_SIZE", 20_000)
 ARCHIVE_EXPORT_BATCH_SECONDS = env_float("ARCHIVE_EXPORT_BATCH_SECONDS", 2.0)
 # Entries delivered to another consumer and idle this long are taken over.
 ARCHIVE_EXPORT_CLAIM_IDLE_MS = env_int("ARCHIVE_EXPORT_CLAIM_IDLE_MS", 60_000)

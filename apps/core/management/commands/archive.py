@@ -46,7 +46,8 @@ class Command(BaseCommand):
         demo.add_argument("--count", type=int, default=None, help="stop after this many jobs")
 
         bench = sub.add_parser("bench", help="measure the export pipeline against a bare XREADGROUP+XACK loop")
-        bench.add_argument("--records", type=int, default=200_000)
+        bench.add_argument("--records", type=int, default=200_000, help="records to generate (default 200000)")
+        bench.add_argument("--batch-size", type=int, default=50_000, help="export batch size (default 50000)")
         bench.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **options):
@@ -146,7 +147,8 @@ class Command(BaseCommand):
     def _bench(self, options):
         from apps.exports.bench import run_bench
 
-        result = run_bench(records=options["records"], log=(lambda m: None) if options["json"] else self.stderr.write)
+        result = run_bench(records=options["records"], batch_size=options["batch_size"],
+                           log=(lambda m: None) if options["json"] else self.stderr.write)
         self.stdout.write(json.dumps(result, indent=None if options["json"] else 2))
         sys.stdout.flush()
         time.sleep(0)
