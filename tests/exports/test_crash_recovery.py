@@ -85,3 +85,30 @@ def test_sigkill_from_outside_at_random_moments(archive, tmp_path):
     assert archive.redis.xpending(archive.stream, "archive-exporter")["pending"] == 0
     assert _cold_counts(archive) == (produced, produced)
     assert _warm_counts(archive, chdb_path) == (produced, produced)
+
+
+def test_sigterm_finishes_the_current_batch_and_exits_cleanly(archive, tmp_path):
+    chdb_path = tmp_path / "exporter-chdb"
+    archive.manage("archive", "migrate", chdb_path=chdb_path)
+    pipe = archive.redis.pipeline()
+    for fields in generate(3000, seed=21):
+        pipe.xadd(archive.stream, fields)
+    pipe.execute()
+    env = {**archive.env(), "TEST_CHDB_PATH": str(chdb_path), "ARCHIVE_EXPORT_BATCH_SIZE": "200"}
+    proc = subprocess.Popen([sys.executable, "manage.py", "archive", "export", "--follow"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while ExportBatch.objects.filter(state=BatchState.ACKNOWLEDGED).count() < 2:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() else "slow"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "stopping after the current batch" in err and "exported" in out
+    # Whatever it stopped at, it left nothing half-done.
+    assert ExportBatch.objects.exclude(state=BatchState.ACKNOWLEDGED).count() == 0
+    assert archive.redis.xpending(archive.stream, "archive-exporter")["pending"] == 0
+
+    archive.manage("archive", "export", "--drain", chdb_path=chdb_path)
+    assert _cold_counts(archive) == (3000, 3000)
+    assert _warm_counts(archive, chdb_path) == (3000, 3000)
