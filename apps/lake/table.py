@@ -53,6 +53,9 @@ def ensure_table() -> Table:
             # (97 vs 100 bytes/record, 0.17 vs 0.29 s per 20K rows); compaction may use more.
             "write.parquet.compression-level": "1",
             "format-version": "2",
+            # Every append writes a new metadata file; keep the last 20, not all of them.
+            "write.metadata.delete-after-commit.enabled": "true",
+            "write.metadata.previous-versions-max": "20",
         },
     )
 
