@@ -74,9 +74,9 @@ class SeaweedFS:
 
     def start(self, log_path: Path | None = None, timeout: float = 60) -> SeaweedFS:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(log_path or self.data_dir / "weed.log", "ab")
-        self.process = subprocess.Popen(self.command(), env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                                        preexec_fn=_own_group_dying_with_parent)
+        with open(log_path or self.data_dir / "weed.log", "ab") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(self.command(), env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                                            preexec_fn=_own_group_dying_with_parent)
         self.wait_ready(timeout)
         return self
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import pyarrow as pa
@@ -29,10 +30,8 @@ def ensure_table() -> Table:
     ensure_bucket()
     catalog = get_catalog()
     namespace, name = identifier()
-    try:
+    with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace(namespace)
-    except NamespaceAlreadyExistsError:
-        pass
     schema = iceberg_schema()
     time_field = schema.find_field(TIME_PARTITION_COLUMN)
     spec = PartitionSpec(

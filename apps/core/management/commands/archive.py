@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -150,5 +149,3 @@ class Command(BaseCommand):
         result = run_bench(records=options["records"], batch_size=options["batch_size"],
                            log=(lambda m: None) if options["json"] else self.stderr.write)
         self.stdout.write(json.dumps(result, indent=None if options["json"] else 2))
-        sys.stdout.flush()
-        time.sleep(0)
