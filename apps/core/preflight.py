@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import psycopg
 import redis
 from django.conf import settings
+from django.db import connection
 
+from apps.core import postgres
 from apps.lake.s3 import S3Config, reachable
 
 
@@ -19,13 +21,9 @@ class Check:
 
 
 def check_postgres() -> Check:
-    db = settings.DATABASES["default"]
-    where = f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}"
+    where = postgres.server_address()
     try:
-        with psycopg.connect(
-            host=db.get("HOST") or None, port=db.get("PORT") or None, user=db.get("USER") or None,
-            password=db.get("PASSWORD") or None, dbname="postgres", connect_timeout=3,
-        ):
+        with postgres.connect(dbname="postgres", connect_timeout=3):
             pass
     except psycopg.Error as exc:
         return Check("PostgreSQL", False, f"cannot connect to PostgreSQL at {where} ({str(exc).strip().splitlines()[0]}); "
@@ -50,13 +48,10 @@ def check_s3() -> Check:
 
 def ensure_database() -> bool:
     """Create the portal's PostgreSQL database if it does not exist; True if created."""
-    db = settings.DATABASES["default"]
-    with psycopg.connect(
-        host=db.get("HOST") or None, port=db.get("PORT") or None, user=db.get("USER") or None,
-        password=db.get("PASSWORD") or None, dbname="postgres", connect_timeout=3, autocommit=True,
-    ) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone()
+    name = connection.settings_dict["NAME"]
+    with postgres.connect(dbname="postgres", connect_timeout=3, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists:
             return False
-        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(db["NAME"])))
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
         return True

@@ -3,7 +3,6 @@
 Per batch: read -> record in the ledger (locked) -> transform -> write ClickHouse -> write
 Iceberg -> dead-letter + XACK in one Redis MULTI -> mark acknowledged. Each step is idempotent
 and recorded, so a crash anywhere is repaired by replaying the recorded batch as it was.
-
 """
 
 from __future__ import annotations
@@ -298,14 +297,14 @@ class Exporter:
         """`entries` are exactly the batch's entries still pending for us: after a crash that
         followed the acknowledgement they are none, since dead letters and XACK go in one MULTI."""
         batch, entries, result = prepared.batch, prepared.entries, prepared.result
-        if batch.state == BatchState.RECORDED and len(entries) < batch.entry_count:
-            # Only possible if someone deleted or trimmed entries that were still pending.
-            missing = batch.entry_count - len(entries)
-            ExportError.objects.create(
-                batch=batch, stage="read", message=f"{missing} entries left the stream before they were exported"
-            )
         batch_key = str(batch.id)
         if batch.state == BatchState.RECORDED:
+            if len(entries) < batch.entry_count:
+                # Only possible if someone deleted or trimmed entries that were still pending.
+                ExportError.objects.create(
+                    batch=batch, stage="read",
+                    message=f"{batch.entry_count - len(entries)} entries left the stream before they were exported",
+                )
             ledger.mark(batch, records=result.records, dead_letters=len(result.dead), arrow_bytes=result.table.nbytes)
             to_clickhouse = result.records and sinks.CLICKHOUSE in batch.sinks and batch.clickhouse_at is None
             to_iceberg = result.records and sinks.ICEBERG in batch.sinks and batch.iceberg_at is None

@@ -1,8 +1,4 @@
-"""The one entry point to the Iceberg catalog: a SQL catalog in the portal's PostgreSQL database.
-
-`CatalogTarget` holds everything needed to reach the catalog and the table, as plain values, so
-the cold-tier writer process (apps/lake/writer.py) can open the same table without Django.
-"""
+"""The one entry point to the Iceberg catalog: a SQL catalog in the portal's PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -16,28 +12,20 @@ from apps.lake.s3 import S3Config
 
 @dataclass(frozen=True)
 class CatalogTarget:
+    """Where the catalog is, as plain values: one SqlCatalog (and its pool) per distinct target."""
+
     uri: str
     warehouse: str
     io_props: tuple[tuple[str, str], ...]
-    namespace: str
-    table: str
 
     @classmethod
     def from_settings(cls) -> CatalogTarget:
-        from django.conf import settings
-
         cfg = S3Config.from_settings()
         return cls(
             uri=_catalog_uri(),
             warehouse=f"s3://{cfg.bucket}/iceberg",
             io_props=tuple(sorted(io_properties(cfg).items())),
-            namespace=settings.ICEBERG_NAMESPACE,
-            table=settings.ICEBERG_TABLE,
         )
-
-    @property
-    def identifier(self) -> tuple[str, str]:
-        return (self.namespace, self.table)
 
 
 def _catalog_uri() -> str:
@@ -67,16 +55,15 @@ def io_properties(cfg: S3Config) -> dict[str, str]:
     return props
 
 
-_catalogs: dict[tuple, SqlCatalog] = {}
+_catalogs: dict[CatalogTarget, SqlCatalog] = {}
 _lock = threading.Lock()
 
 
 def catalog_for(target: CatalogTarget) -> SqlCatalog:
-    key = (target.uri, target.warehouse, target.io_props)
     with _lock:
-        if key not in _catalogs:
-            _catalogs[key] = SqlCatalog("archive", uri=target.uri, warehouse=target.warehouse, **dict(target.io_props))
-        return _catalogs[key]
+        if target not in _catalogs:
+            _catalogs[target] = SqlCatalog("archive", uri=target.uri, warehouse=target.warehouse, **dict(target.io_props))
+        return _catalogs[target]
 
 
 def get_catalog() -> SqlCatalog:

@@ -14,8 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 
@@ -118,13 +116,3 @@ class SeaweedFS:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def reachable_url(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=1)
-    except urllib.error.HTTPError:
-        return True
-    except (urllib.error.URLError, OSError):
-        return False
-    return True

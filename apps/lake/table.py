@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
+import time
 
 import pyarrow as pa
 from django.conf import settings
-from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
+from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.table import Table
 from pyiceberg.table.sorting import SortField, SortOrder
 from pyiceberg.transforms import DayTransform, IdentityTransform
 
-from apps.lake.catalog import CatalogTarget, catalog_for, get_catalog
+from apps.lake.catalog import get_catalog
 from apps.lake.s3 import S3Config, ensure_bucket
 from apps.records.schema import TIME_PARTITION_COLUMN, iceberg_schema
 
@@ -75,29 +77,30 @@ def committed_batch_ids(table: Table, candidates: set[str]) -> set[str]:
     return found
 
 
-def append_batch_to(target: CatalogTarget, data: pa.Table, batch_id: str) -> bool:
-    """Append once per batch id: a replay after a crash finds the committed snapshot and skips.
-
-    Returns False when the batch was already committed. Needs no Django (see writer.py).
-    """
-    table = catalog_for(target).load_table(target.identifier)
-    if committed_batch_ids(table, {batch_id}):
-        return False
-    table.append(data, snapshot_properties={BATCH_PROPERTY: batch_id})
-    return True
+COMMIT_ATTEMPTS = 8
 
 
 def append_batch(data: pa.Table, batch_id: str) -> bool:
-    return append_batch_to(CatalogTarget.from_settings(), data, batch_id)
+    """Append once per batch id: a replay after a crash finds the committed snapshot and skips.
+
+    Returns False when the batch was already committed. Exporters sharing a consumer group
+    commit to one table; pyiceberg retries a lost race only four times, which two busy
+    exporters can exhaust, so a lost commit is retried here too, from a fresh table state.
+    """
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        table = load_table()
+        if committed_batch_ids(table, {batch_id}):
+            return False
+        try:
+            table.append(data, snapshot_properties={BATCH_PROPERTY: batch_id})
+            return True
+        except CommitFailedException:
+            if attempt == COMMIT_ATTEMPTS:
+                raise
+            logger.warning("Iceberg commit of batch %s lost a race (attempt %d); retrying", batch_id, attempt)
+            time.sleep(random.uniform(0.05, 0.25) * attempt)
+    return False
 
 
 def http_location() -> str:
     return S3Config.from_settings().http_url(load_table().location())
-
-
-def table_exists() -> bool:
-    try:
-        load_table()
-    except NoSuchTableError:
-        return False
-    return True

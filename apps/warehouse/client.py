@@ -80,9 +80,5 @@ def query(sql: str, *, tag: str, parameters: dict | None = None, settings_: dict
     return get_client().query(render(sql), parameters=parameters, settings=_settings(tag, settings_))
 
 
-def query_arrow(sql: str, *, tag: str, parameters: dict | None = None, settings_: dict | None = None) -> pa.Table:
-    return get_client().query_arrow(render(sql), parameters=parameters, settings=_settings(tag, settings_))
-
-
 def insert_arrow(table: str, data: pa.Table, *, tag: str, settings_: dict | None = None) -> None:
     get_client().insert_arrow(f"{database()}.{identifier(table)}", data, settings=_settings(tag, settings_))

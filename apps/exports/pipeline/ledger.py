@@ -11,10 +11,9 @@ from __future__ import annotations
 import threading
 import uuid
 
-import psycopg
-from django.db import connection
 from django.utils import timezone
 
+from apps.core import postgres
 from apps.exports.models import BatchState, ExportBatch
 
 UNFINISHED = (BatchState.RECORDED, BatchState.WRITTEN)
@@ -27,12 +26,7 @@ def _key(batch_id: uuid.UUID) -> int:
 
 class BatchLocks:
     def __init__(self) -> None:
-        db = connection.settings_dict
-        self._conn = psycopg.connect(
-            host=db.get("HOST") or None, port=db.get("PORT") or None, user=db.get("USER") or None,
-            password=db.get("PASSWORD") or None, dbname=db["NAME"], autocommit=True, connect_timeout=5,
-            application_name="archive-exporter-locks",
-        )
+        self._conn = postgres.connect(autocommit=True, application_name="archive-exporter-locks")
         self._mutex = threading.Lock()
 
     def try_lock(self, batch_id: uuid.UUID) -> bool:

@@ -147,12 +147,11 @@ def _tags(text: pa.Array) -> tuple[pa.Array, pa.Array]:
             ok = False
         parsed.append(list(value.items()) if ok else [])
         bad_values.append(not ok)
-    indices = encoded.indices
-    maps = pa.array(parsed, _TAGS_TYPE).take(pc.fill_null(indices, 0)) if parsed else pa.nulls(len(text), _TAGS_TYPE)
-    empty = pa.array([[]], _TAGS_TYPE).take(pa.array([0] * len(text))) if len(text) else maps
-    maps = pc.if_else(pc.is_null(indices), empty, maps) if parsed else empty
-    flagged = pc.fill_null(pa.array(bad_values).take(indices), False) if parsed else pa.array([False] * len(text))
-    return maps, flagged
+    # Entries without tags point at one more slot: an empty map, which is valid.
+    parsed.append([])
+    bad_values.append(False)
+    indices = pc.fill_null(encoded.indices, len(parsed) - 1)
+    return pa.array(parsed, _TAGS_TYPE).take(indices), pa.array(bad_values).take(indices)
 
 
 def _fast_columns(entries: list[Entry], policy: PayloadPolicy) -> tuple[dict[str, pa.Array], pa.Array]:
