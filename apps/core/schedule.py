@@ -26,6 +26,22 @@ SCHEDULE: tuple[Periodic, ...] = (
         kwargs='{"max_seconds": 25}',
         description="Redis stream to ClickHouse and Iceberg, exactly once",
     ),
+    # The lifecycle: purge by policy, tier warm to cold (verified), compact, clean up, trim Redis.
+    # Hourly is plenty: windows are in days, and each run finishes what a crashed one left.
+    Periodic(
+        name="retention lifecycle",
+        task="apps.retention.tasks.lifecycle_run",
+        every_seconds=3600,
+        description="Retention policies applied to every tier (docs/retention.md)",
+    ),
+    # Rehydrated tables hold copies of cold data, possibly of records erased since: drop each one
+    # soon after its expiry (at most this interval late).
+    Periodic(
+        name="drop expired rehydrated tables",
+        task="apps.rehydration.tasks.rehydration_expire",
+        every_seconds=600,
+        description="Drops rehydrated_* ClickHouse tables past their expiry and marks them expired",
+    ),
 )
 
 

@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
+from apps.core import faults
 from apps.exports.models import BatchState, DeadLetter, ExportBatch, ExportError
-from apps.exports.pipeline import faults, ledger, sinks
-from apps.exports.pipeline.policy import PayloadPolicy
-from apps.exports.pipeline.transform import Transformed, stream_id_key, transform
+from apps.exports.pipeline import ledger, sinks
+from apps.exports.pipeline.policy import Policies
+from apps.exports.pipeline.transform import Transformed, transform
+from apps.retention.selectors import export_policies
 from apps.stream import client as streams
+from apps.stream.client import stream_id_key
 
 logger = logging.getLogger(__name__)
 # One long-lived thread per process for ClickHouse inserts (its chDB client lives as long).
@@ -87,14 +90,15 @@ class Exporter:
         *,
         consumer: str | None = None,
         cfg: streams.StreamConfig | None = None,
-        policy: PayloadPolicy | None = None,
+        policies: Policies | None = None,
         batch_size: int | None = None,
         batch_seconds: float | None = None,
         claim_idle_ms: int | None = None,
     ) -> None:
         self.cfg = cfg or streams.StreamConfig.from_settings()
         self.consumer = consumer or default_consumer_name()
-        self.policy = policy or PayloadPolicy.from_settings()
+        # None: the retention policies, read afresh for every batch so admin changes apply at once.
+        self.policies = policies
         self.batch_size = batch_size or settings.ARCHIVE_EXPORT_BATCH_SIZE
         self.batch_seconds = settings.ARCHIVE_EXPORT_BATCH_SECONDS if batch_seconds is None else batch_seconds
         self.claim_idle_ms = settings.ARCHIVE_EXPORT_CLAIM_IDLE_MS if claim_idle_ms is None else claim_idle_ms
@@ -248,7 +252,7 @@ class Exporter:
     def _transform(self, batch: ExportBatch, entries: list[streams.Entry], recovered: bool = False) -> _Prepared:
         try:
             with self._stage("transform"):
-                result = transform(entries, self.policy)
+                result = transform(entries, self.policies or export_policies())
         except Exception:
             self._release(batch)
             raise

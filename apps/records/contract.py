@@ -1,13 +1,19 @@
-"""Stream contract v1: turns one raw Redis stream entry into a record, or says exactly why not."""
+"""The stream contract: turns one raw Redis stream entry into a record, or says exactly why not.
+
+Version 1 is written out here. Later versions come from the schema registry as data: an entry
+of any applied version is accepted and upcast to the live record (fields added after its
+version get their defaults); a version the registry does not know is refused.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
 
+from apps.records.schema import Column, LiveSchema, live_schema
+
 OUTCOMES = frozenset({"success", "failed", "timeout", "cancelled", "retry", "dead"})
 FAILURE_OUTCOMES = frozenset({"failed", "timeout", "dead"})
-SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
 SHORT_FIELDS = ("worker_id", "worker_version", "tenant_id", "trace_id", "span_id", "correlation_id", "error_type")
 SHORT_MAX_CHARS = 256
 ID_MAX_CHARS = 128
@@ -88,8 +94,7 @@ def parse_entry(stream_id: str, raw: dict[bytes, bytes]) -> tuple[dict, bytes | 
     """Validate one entry; returns the record (without payload columns) and the payload bytes."""
     fields, payload = decode_fields(raw)
     version = _int(fields, "schema_version", 0, _INT32) or 1
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
-        raise ContractError(f"schema_version: {version} is not supported (supported: 1)")
+    schema = supported_schema(version)
     job_id = fields.get("job_id", "")
     if not 0 < len(job_id) <= ID_MAX_CHARS:
         raise ContractError("job_id: required, 1-128 characters")
@@ -121,7 +126,47 @@ def parse_entry(stream_id: str, raw: dict[bytes, bytes]) -> tuple[dict, bytes | 
         if len(value) > SHORT_MAX_CHARS:
             raise ContractError(f"{name}: longer than {SHORT_MAX_CHARS} characters")
         record[name] = value
+    for column in schema.added:
+        record[column.name] = _added_value(column, fields, version)
     return record, payload
+
+
+def supported_schema(version: int) -> LiveSchema:
+    """The live schema if it accepts `version`; else the registry is asked once more before refusing.
+
+    Asking again costs one query but means a version applied by another process a moment ago
+    is never dead-lettered by a process that has not noticed it yet.
+    """
+    schema = live_schema()
+    if schema.accepts(version):
+        return schema
+    from apps.schemas.registry import refresh_live_schema  # imported here: the registry imports this app
+
+    schema = refresh_live_schema(force=True)
+    if not schema.accepts(version):
+        supported = "1" if schema.version == 1 else f"1-{schema.version}"
+        raise ContractError(f"schema_version: {version} is not supported (supported: {supported})")
+    return schema
+
+
+def _added_value(column: Column, fields: dict[str, str], version: int):
+    """Upcast: a field added after the entry's version is its default, whatever the entry says."""
+    raw = fields.get(column.name) if version >= column.added_in else None
+    if raw is None or (raw == "" and column.kind not in ("string", "lowcard")):
+        return list(column.default) if column.kind == "tags" else column.default
+    if column.kind == "string":
+        return raw
+    if column.kind == "lowcard":
+        if len(raw) > SHORT_MAX_CHARS:
+            raise ContractError(f"{column.name}: longer than {SHORT_MAX_CHARS} characters")
+        return raw
+    if column.kind == "int":
+        return _int(fields, column.name, -_INT32 - 1, _INT32)
+    if column.kind == "long":
+        return _int(fields, column.name, -(2**63), 2**63 - 1)
+    if column.kind == "time":
+        return parse_time(raw, column.name)
+    return _tags(raw)
 
 
 def to_epoch_ms(value: datetime | int | float | str) -> str:

@@ -415,3 +415,8 @@ if __name__ == "__main__":
         seconds = min(timeit.repeat(lambda m=message: redactor.redact(m), number=runs, repeat=3))
         print(f"{label:>17} ({len(message)} chars): {runs / seconds:>12,.0f} redactions/s")
     print(redactor.redact(samples["with PII"]))
+
+
+def patterns_spec(lines: str) -> str:
+    """Patterns written one `name=regex` per line (policies, the admin) as a `with_extra` spec."""
+    return ";;".join(line.strip() for line in lines.splitlines() if line.strip())

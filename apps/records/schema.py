@@ -1,15 +1,21 @@
-"""The archived job record: one column list from which ClickHouse, Arrow and Iceberg schemas derive."""
+"""The archived job record: one column list from which ClickHouse, Arrow and Iceberg schemas derive.
+
+`COLUMNS` is version 1 of the record. Later versions live in the schema registry
+(`apps.schemas`) as data; `live_schema()` is v1 plus the fields those versions added, as this
+process last loaded it (`apps.schemas.registry.refresh_live_schema` reloads it).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import pyarrow as pa
 from pyiceberg import types as ice
 from pyiceberg.schema import Schema as IcebergSchema
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # the baseline; the live version comes from the registry
 
 # Kinds map one logical type to each engine; adding a kind means adding one row here.
 _KINDS = {
@@ -20,6 +26,7 @@ _KINDS = {
     "time": ("DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC"), ice.TimestamptzType),
     "tags": ("Map(LowCardinality(String), String)", pa.map_(pa.string(), pa.string()), None),
 }
+KINDS: tuple[str, ...] = tuple(_KINDS)
 
 
 @dataclass(frozen=True)
@@ -28,15 +35,30 @@ class Column:
     kind: str
     nullable: bool = False
     doc: str = ""
+    # Set for fields added by a later schema version: the value records without it get (an
+    # int for int/long, epoch microseconds for time, a str for text, None for null, () for tags).
+    default: Any = None
+    added_in: int = 1
+    deprecated_in: int | None = None
 
     @property
     def clickhouse_type(self) -> str:
         base = _KINDS[self.kind][0]
-        return f"Nullable({base})" if self.nullable else base
+        if not self.nullable:
+            return base
+        if self.kind == "lowcard":  # ClickHouse puts Nullable inside LowCardinality, not around it
+            return "LowCardinality(Nullable(String))"
+        return f"Nullable({base})"
 
     @property
     def arrow_type(self) -> pa.DataType:
         return _KINDS[self.kind][1]
+
+    def iceberg_type(self, next_id: int) -> ice.IcebergType:
+        """The Iceberg type; a map takes `next_id` and `next_id + 1` for its key and value."""
+        if self.kind == "tags":
+            return ice.MapType(next_id, ice.StringType(), next_id + 1, ice.StringType(), value_required=False)
+        return _KINDS[self.kind][2]()
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -67,22 +89,63 @@ COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 TIME_PARTITION_COLUMN = "enqueue_time"
 
 
+@dataclass(frozen=True)
+class LiveSchema:
+    """The record as stored now: `version` is the newest applied schema version."""
+
+    version: int
+    columns: tuple[Column, ...]
+
+    @property
+    def added(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.added_in > 1)
+
+    def accepts(self, version: int) -> bool:
+        return 1 <= version <= self.version
+
+
+BASELINE = LiveSchema(version=SCHEMA_VERSION, columns=COLUMNS)
+# One reference, swapped whole: threads of an exporter see either the old or the new schema.
+_live = {"schema": BASELINE}
+
+
+def live_schema() -> LiveSchema:
+    """What this process knows now; never touches a database (the registry refreshes it)."""
+    return _live["schema"]
+
+
+def set_live_schema(schema: LiveSchema) -> None:
+    _live["schema"] = schema
+
+
+def live_columns() -> tuple[Column, ...]:
+    return live_schema().columns
+
+
 @cache
-def arrow_schema() -> pa.Schema:
-    return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in COLUMNS])
+def _arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
+    return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in columns])
+
+
+def arrow_schema(columns: tuple[Column, ...] | None = None) -> pa.Schema:
+    """The Arrow schema of these columns, by default the live record's (cached per column list)."""
+    return _arrow_schema(columns if columns is not None else live_columns())
 
 
 @cache
 def iceberg_schema() -> IcebergSchema:
-    """Iceberg field ids are positional here and must never be reused (schema evolution relies on them)."""
+    """The schema a new Iceberg table is created with: version 1.
+
+    Fields of later versions are added by evolution (`apps.schemas.evolution`), on a new table
+    exactly as on an old one, so field ids and initial defaults are the same everywhere. Iceberg
+    field ids are positional here and must never be reused (schema evolution relies on them).
+    """
     fields = []
     next_id = len(COLUMNS) + 1
     for field_id, column in enumerate(COLUMNS, start=1):
+        field_type = column.iceberg_type(next_id)
         if column.kind == "tags":
-            field_type = ice.MapType(next_id, ice.StringType(), next_id + 1, ice.StringType(), value_required=False)
             next_id += 2
-        else:
-            field_type = _KINDS[column.kind][2]()
         fields.append(
             ice.NestedField(field_id, column.name, field_type, required=False, doc=column.doc or None)
         )

@@ -146,6 +146,12 @@ def group_state(r: redis.Redis, cfg: StreamConfig) -> GroupState:
     return GroupState(length=length, lag=lag, pending=pending, oldest_unexported_id=oldest, dead_letters=dead)
 
 
+def stream_id_key(stream_id: str) -> tuple[int, int]:
+    """Sort key of a stream entry id (`<ms>-<seq>`): ids compare as numbers, not as text."""
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 def entry_age_seconds(stream_id: str | None, now_ms: int) -> float | None:
     if not stream_id:
         return None

@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "apps.warehouse",
     "apps.lake",
     "apps.exports",
+    "apps.schemas",
+    "apps.rehydration",
+    "apps.retention",
 ]
 
 MIDDLEWARE = [
@@ -114,6 +117,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "apps.warehouse.tasks.*": {"queue": WAREHOUSE_QUEUE},
     "apps.exports.tasks.*": {"queue": WAREHOUSE_QUEUE},
+    "apps.schemas.tasks.*": {"queue": WAREHOUSE_QUEUE},
+    "apps.retention.tasks.*": {"queue": WAREHOUSE_QUEUE},
+    "apps.rehydration.tasks.*": {"queue": WAREHOUSE_QUEUE},
 }
 
 # --- The archive stream (contract v1, docs/stream-contract.md) ---------------
@@ -132,6 +138,18 @@ ARCHIVE_EXPORT_BATCH_SECONDS = env_float("ARCHIVE_EXPORT_BATCH_SECONDS", 2.0)
 ARCHIVE_EXPORT_CLAIM_IDLE_MS = env_int("ARCHIVE_EXPORT_CLAIM_IDLE_MS", 60_000)
 ARCHIVE_SINK_CLICKHOUSE = env_bool("ARCHIVE_SINK_CLICKHOUSE", True)
 ARCHIVE_SINK_ICEBERG = env_bool("ARCHIVE_SINK_ICEBERG", True)
+# --- Retention: built-in defaults; retention policies in the admin override them (docs/retention.md)
+ARCHIVE_REDIS_RETENTION_HOURS = env_int("ARCHIVE_REDIS_RETENTION_HOURS", 24)
+ARCHIVE_WARM_DAYS = env_int("ARCHIVE_WARM_DAYS", 30)
+ARCHIVE_COLD_DAYS = env_int("ARCHIVE_COLD_DAYS", 0)  # 0 = keep forever
+ARCHIVE_MAX_RECORDS = env_int("ARCHIVE_MAX_RECORDS", 0)  # 0 = no cap
+ARCHIVE_PAYLOAD_MODE = env_str("ARCHIVE_PAYLOAD_MODE", "sample")  # none, hash, sample, full
+ARCHIVE_KEEP_FAILURES = env_bool("ARCHIVE_KEEP_FAILURES", True)
+# Warm rows of a (day, queue, outcome) served from the cold tier are deleted only after this long,
+# so a query that started before the switch still finds them.
+ARCHIVE_TIERING_GRACE_SECONDS = env_int("ARCHIVE_TIERING_GRACE_SECONDS", 60)
+# Unreferenced cold-tier files younger than this are kept: they may belong to a commit in flight.
+ARCHIVE_ORPHAN_MIN_AGE_SECONDS = env_int("ARCHIVE_ORPHAN_MIN_AGE_SECONDS", 3600)
 ARCHIVE_PAYLOAD_SAMPLE_RATE = env_float("ARCHIVE_PAYLOAD_SAMPLE_RATE", 0.01)
 ARCHIVE_PAYLOAD_SAMPLE_MAX_BYTES = env_int("ARCHIVE_PAYLOAD_SAMPLE_MAX_BYTES", 4096)
 ARCHIVE_PAYLOAD_MAX_BYTES = env_int("ARCHIVE_PAYLOAD_MAX_BYTES", 1_048_576)
@@ -158,6 +176,21 @@ S3_CONNECT_TIMEOUT = env_float("S3_CONNECT_TIMEOUT", 3.0)
 S3_READ_TIMEOUT = env_float("S3_READ_TIMEOUT", 20.0)
 ICEBERG_NAMESPACE = env_str("ICEBERG_NAMESPACE", "archive")
 ICEBERG_TABLE = env_str("ICEBERG_TABLE", "jobs")
+
+# --- Bucket lifecycle (`archive lifecycle`, docs/operations.md); 0 days turns a rule off ----
+# Rules never expire current objects under the Iceberg warehouse: the table still references them.
+S3_LIFECYCLE_ABORT_MULTIPART_DAYS = env_int("S3_LIFECYCLE_ABORT_MULTIPART_DAYS", 7)
+# Old versions exist only on a versioned bucket; deleted Iceberg files (erasure) linger there until expired.
+S3_LIFECYCLE_NONCURRENT_DAYS = env_int("S3_LIFECYCLE_NONCURRENT_DAYS", 30)
+S3_LIFECYCLE_RESULTS_PREFIX = env_str("S3_LIFECYCLE_RESULTS_PREFIX", "results/")
+S3_LIFECYCLE_RESULTS_DAYS = env_int("S3_LIFECYCLE_RESULTS_DAYS", 30)
+# Only classes readable without a restore: a Glacier Flexible/Deep Archive file breaks every cold read.
+S3_LIFECYCLE_COLD_STORAGE_CLASS = env_str("S3_LIFECYCLE_COLD_STORAGE_CLASS", "GLACIER_IR")
+S3_LIFECYCLE_COLD_TRANSITION_DAYS = env_int("S3_LIFECYCLE_COLD_TRANSITION_DAYS", 90)
+
+# --- Rehydration: cold data copied back into ClickHouse for a while (`archive rehydrate`) ----
+REHYDRATION_DEFAULT_EXPIRY = env_str("REHYDRATION_DEFAULT_EXPIRY", "7d")
+REHYDRATION_MAX_EXPIRY = env_str("REHYDRATION_MAX_EXPIRY", "90d")
 
 # Django runs the warehouse migrations (ClickHouse and Iceberg) after its own.
 ARCHIVE_MIGRATE_WAREHOUSE = env_bool("ARCHIVE_MIGRATE_WAREHOUSE", True)

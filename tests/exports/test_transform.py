@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from apps.exports.pipeline.policy import PayloadPolicy
+from apps.exports.pipeline.policy import PayloadPolicy, UniformPolicies
 from apps.exports.pipeline.transform import _row_path, transform
 from apps.records.schema import arrow_schema
 from apps.stream.demo import generate
@@ -26,7 +26,7 @@ def test_fast_and_row_paths_produce_identical_records(settings):
     entries[3][1][entries[3][1].index(b"enqueue_time") + 1] = b"2026-11-24T10:00:00.5+01:00"
     entries[7][1][entries[7][1].index(b"priority") + 1] = b"-3"
     entries[11] = (entries[11][0], [*entries[11][1], b"queue", b"reports"])
-    policy = PayloadPolicy.from_settings()
+    policy = UniformPolicies(PayloadPolicy.from_settings())
 
     fast = transform(entries, policy)
     records, dead = _row_path(entries, policy)

@@ -1,9 +1,12 @@
 """Stream entries to one Arrow table: validate against the contract, apply the policy, build columns.
 
 Two paths, one contract. The fast path checks whole columns at once in Arrow (the common case:
-epoch-millisecond times, plain integers, schema version 1). Any row it cannot vouch for goes to
+epoch-millisecond times, plain integers, an applied schema version). Any row it cannot vouch for goes to
 `apps.records.contract.parse_entry`, which is the contract's single source of truth: it either
 accepts the row (RFC 3339 times, say) or names the reason it is dead-lettered.
+
+Records of every applied schema version are upcast to the live record on both paths: fields
+added after a record's version get their defaults, in whole columns on the fast path.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pyarrow.compute as pc
 
 from apps.exports.pipeline.policy import (
     PayloadPolicy,
+    Policies,
     apply_payload_policy,
     payload_digest,
     payload_sample,
@@ -32,7 +36,8 @@ from apps.records.contract import (
     ContractError,
     parse_entry,
 )
-from apps.records.schema import arrow_schema
+from apps.records.schema import Column, LiveSchema, arrow_schema, live_schema
+from apps.schemas.registry import refresh_live_schema
 from apps.stream.client import Entry, fields_dict
 _OUTCOMES = pa.array(sorted(OUTCOMES))
 _FAILURES = pa.array(sorted(FAILURE_OUTCOMES))
@@ -48,11 +53,6 @@ class Transformed:
     @property
     def records(self) -> int:
         return self.table.num_rows
-
-
-def stream_id_key(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 class _Fields:
@@ -154,8 +154,60 @@ def _tags(text: pa.Array) -> tuple[pa.Array, pa.Array]:
     return pa.array(parsed, _TAGS_TYPE).take(indices), pa.array(bad_values).take(indices)
 
 
-def _fast_columns(entries: list[Entry], policy: PayloadPolicy) -> tuple[dict[str, pa.Array], pa.Array]:
+def _row_policies(queues: pa.Array, outcomes: pa.Array, policies: Policies) -> list[PayloadPolicy]:
+    """The payload policy of each row, resolved once per distinct (queue, outcome)."""
+    memo: dict[tuple[str, str], PayloadPolicy] = {}
+    result = []
+    for pair in zip(queues.to_pylist(), outcomes.to_pylist()):
+        policy = memo.get(pair)
+        if policy is None:
+            policy = memo[pair] = policies.payload(*pair)
+        result.append(policy)
+    return result
+
+
+def _versions(text: pa.Array, newest: int) -> tuple[pa.Array, pa.Array]:
+    """Plain schema versions 1..newest (absent means 1); anything else is for the row path to accept or refuse."""
+    digits = pc.fill_null(pc.utf8_is_digit(text), False)
+    short = pc.fill_null(pc.less_equal(pc.utf8_length(text), 9), False)
+    numbers = pc.cast(pc.if_else(pc.and_(digits, short), text, None), pa.int32())
+    known = pc.fill_null(pc.and_(pc.greater_equal(numbers, 1), pc.less_equal(numbers, newest)), False)
+    return pc.fill_null(numbers, 1), pc.invert(pc.or_(known, pc.is_null(text)))
+
+
+_INTEGER_TEXT = {"int": r"^-?[0-9]{1,9}$", "long": r"^-?[0-9]{1,18}$"}  # wider values take the row path
+
+
+def _added_column(fields: _Fields, column: Column, versions: pa.Array) -> tuple[pa.Array, pa.Array | None]:
+    """A field of a later schema version; rows of an older version get the default whatever they sent."""
+    text, bad = _strings(fields.column(column.name))
+    if text.null_count == len(text):  # the common case: nobody sent it in this batch
+        default = [] if column.kind == "tags" else column.default
+        return pa.array([default] * len(text), column.arrow_type), None
+    text = pc.if_else(pc.greater_equal(versions, column.added_in), text, pa.scalar(None, pa.string()))
+    if column.kind in ("string", "lowcard"):
+        values = text
+        if column.kind == "lowcard":
+            bad = _or(bad, pc.fill_null(pc.greater(pc.utf8_length(text), SHORT_MAX_CHARS), False))
+    elif column.kind in _INTEGER_TEXT:
+        usable = pc.fill_null(pc.match_substring_regex(text, _INTEGER_TEXT[column.kind]), False)
+        values = pc.cast(pc.if_else(usable, text, None), column.arrow_type)
+        bad = _or(bad, pc.and_(pc.invert(usable), pc.is_valid(text)))
+    elif column.kind == "time":
+        values, bad_time = _epoch_ms(text, required=False)
+        bad = _or(bad, bad_time)
+    else:
+        values, bad_tags = _tags(text)
+        return values, _or(bad, bad_tags)
+    if column.default is not None:
+        values = pc.fill_null(values, pa.scalar(column.default, values.type))
+    return values, bad
+
+
+def _fast_columns(entries: list[Entry], policies: Policies,
+                  live: LiveSchema | None = None) -> tuple[dict[str, pa.Array], pa.Array]:
     """All columns for all rows, plus a mask of rows the row path must decide."""
+    live = live or live_schema()
     n = len(entries)
     fields = _Fields(entries)
     cols: dict[str, pa.Array] = {}
@@ -181,8 +233,11 @@ def _fast_columns(entries: list[Entry], policy: PayloadPolicy) -> tuple[dict[str
         flagged = _or(_or(flagged, bad), bad_int)
         cols[name] = values
     version, bad = _strings(fields.column("schema_version"))
-    flagged = _or(_or(flagged, bad), pc.invert(pc.fill_null(pc.equal(version, "1"), True)))
-    cols["schema_version"] = pa.array([1] * n, pa.int32())
+    cols["schema_version"], bad_version = _versions(version, live.version)
+    flagged = _or(_or(flagged, bad), bad_version)
+    for column in live.added:
+        cols[column.name], bad = _added_column(fields, column, cols["schema_version"])
+        flagged = _or(flagged, bad)
 
     for name in SHORT_FIELDS:
         text, bad = _strings(fields.column(name))
@@ -194,29 +249,30 @@ def _fast_columns(entries: list[Entry], policy: PayloadPolicy) -> tuple[dict[str
     flagged = _or(_or(flagged, bad), bad_tags)
     cols["stream_id"] = pa.array([sid for sid, _ in entries], pa.string())
 
-    # Payload: size and hash for all; a redacted sample for failures and the hash-chosen few.
+    # Payload: size for all; hash and sample (or full payload) as each queue and outcome's policy says.
     payload_column = fields.column("payload")
     payloads = payload_column.to_pylist()
-    digests = [payload_digest(p) if p else None for p in payloads]
     cols["payload_size"] = pc.fill_null(pc.binary_length(payload_column), 0).cast(pa.int64())
+    row_policies = _row_policies(cols["queue"], cols["outcome"], policies)
+    digests = [payload_digest(p) if p and policy.hashes else None for p, policy in zip(payloads, row_policies)]
     cols["payload_hash"] = pa.array([d.hex() if d else "" for d in digests], pa.string())
-    threshold = policy.sample_threshold
     failures = pc.is_in(cols["outcome"], _FAILURES).to_pylist()
     samples = [
-        payload_sample(payload, digest, failed, policy, threshold) if digest is not None else ""
-        for payload, digest, failed in zip(payloads, digests, failures)
+        payload_sample(payload, digest, failed, policy) if digest is not None else ""
+        for payload, digest, failed, policy in zip(payloads, digests, failures, row_policies)
     ]
     cols["payload_sample"] = pa.array(samples, pa.string())
 
     messages, bad = _strings(fields.column("error_msg"))
     flagged = _or(flagged, bad)
-    cols["error_msg"] = pa.array([redact_error(m, policy) if m else "" for m in messages.to_pylist()], pa.string())
+    cols["error_msg"] = pa.array(
+        [redact_error(m, policy) if m else "" for m, policy in zip(messages.to_pylist(), row_policies)], pa.string()
+    )
     return cols, _or(flagged, pa.array(fields.repeated))
 
 
-def _row_path(entries: list[Entry], policy: PayloadPolicy) -> tuple[list[dict], list[tuple[str, str, dict]]]:
+def _row_path(entries: list[Entry], policies: Policies) -> tuple[list[dict], list[tuple[str, str, dict]]]:
     records, dead = [], []
-    threshold = policy.sample_threshold
     for stream_id, flat in entries:
         raw = fields_dict(flat)
         try:
@@ -224,27 +280,33 @@ def _row_path(entries: list[Entry], policy: PayloadPolicy) -> tuple[list[dict], 
         except ContractError as exc:
             dead.append((stream_id, str(exc), raw))
             continue
-        apply_payload_policy(record, payload, policy, threshold)
+        apply_payload_policy(record, payload, policies.payload(record["queue"], record["outcome"]))
         records.append(record)
     return records, dead
 
 
-def transform(entries: list[Entry], policy: PayloadPolicy) -> Transformed:
-    """Deterministic for the same entries and policy: a replayed batch yields the same table.
+def transform(entries: list[Entry], policies: Policies) -> Transformed:
+    """Deterministic for the same entries and policies: a replayed batch yields the same table.
 
-    `entries` come in stream order (the exporter and XCLAIM both give them so).
+    `policies.payload(queue, outcome)` gives each record's payload policy (see
+    `apps.exports.pipeline.policy`: `UniformPolicies`, or the retention policies' book).
+
+    `entries` come in stream order (the exporter and XCLAIM both give them so). The table has
+    the live record's columns: the schema registry is checked every few seconds, so a replay
+    after a schema version was applied also carries the new fields (with their defaults).
     """
-    schema = arrow_schema()
+    live = refresh_live_schema()
+    schema = arrow_schema(live.columns)
     if not entries:
         return Transformed(table=schema.empty_table())
-    cols, flagged = _fast_columns(entries, policy)
+    cols, flagged = _fast_columns(entries, policies, live)
     fast = pa.Table.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
     flagged_rows = pc.indices_nonzero(flagged).to_pylist()
     dead: list[tuple[str, str, dict]] = []
     if flagged_rows:
         keep = pc.invert(flagged)
         fast = fast.filter(keep)
-        records, dead = _row_path([entries[i] for i in flagged_rows], policy)
+        records, dead = _row_path([entries[i] for i in flagged_rows], policies)
         if records:
             slow = pa.Table.from_pylist(records, schema=schema)
             fast = pa.concat_tables([fast, slow])

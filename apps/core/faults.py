@@ -1,4 +1,4 @@
-"""Crash points for the exactly-once tests: SIGKILL this process when a named step has just happened.
+"""Crash points for the crash tests: SIGKILL this process right after a named step (export, tiering, compaction).
 
 Inactive unless ARCHIVE_EXPORT_CRASH_AT is set (e.g. `clickhouse_written:2` = die right after
 the second ClickHouse write, before the ledger records it). Production never sets it.

@@ -1,0 +1,176 @@
+"""Cold-tier upkeep: predicate deletes, compaction of small files, snapshot expiry and orphan-file removal.
+
+Every change is one Iceberg commit, so a reader (ClickHouse `jobs_cold`, `jobs_all`) sees the
+table before or after it, never half. A commit that loses a race with an exporter's append is
+retried from a fresh table state.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from urllib.parse import urlparse
+
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.expressions import And, BooleanExpression, GreaterThanOrEqual, LessThan
+from pyiceberg.io.pyarrow import _dataframe_to_data_files
+from pyiceberg.table import Table
+
+from apps.core import faults
+from apps.lake import s3
+from apps.lake.table import COMMIT_ATTEMPTS, load_table
+from apps.records.schema import TIME_PARTITION_COLUMN
+
+logger = logging.getLogger(__name__)
+
+
+def _micros(moment: datetime) -> int:
+    return int(moment.replace(tzinfo=moment.tzinfo or timezone.utc).timestamp() * 1_000_000)
+
+
+def day_filter(day: date) -> BooleanExpression:
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return And(GreaterThanOrEqual(TIME_PARTITION_COLUMN, _micros(start)),
+               LessThan(TIME_PARTITION_COLUMN, _micros(start + timedelta(days=1))))
+
+
+def before_filter(moment: datetime) -> BooleanExpression:
+    return LessThan(TIME_PARTITION_COLUMN, _micros(moment))
+
+
+def _with_retries(action: Callable[[Table], object], what: str):
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            return action(load_table())
+        except CommitFailedException:
+            if attempt == COMMIT_ATTEMPTS:
+                raise
+            logger.warning("Iceberg %s lost a commit race (attempt %d); retrying", what, attempt)
+            time.sleep(random.uniform(0.05, 0.25) * attempt)
+    return None
+
+
+def delete_where(expression: BooleanExpression) -> None:
+    """Copy-on-write delete: files with matching rows are rewritten without them, in one commit."""
+    _with_retries(lambda table: table.delete(expression), "delete")
+
+
+@dataclass
+class FileStats:
+    files: int
+    bytes: int
+    records: int
+
+
+def files_matching(expression: BooleanExpression) -> FileStats:
+    """Data files that may hold matching rows (the ones a delete would rewrite)."""
+    tasks = list(load_table().scan(row_filter=expression).plan_files())
+    return FileStats(files=len(tasks), bytes=sum(t.file.file_size_in_bytes for t in tasks),
+                     records=sum(t.file.record_count for t in tasks))
+
+
+def day_files(table: Table) -> dict[date, int]:
+    """Data files per partition day in the current snapshot."""
+    counts: dict[date, int] = {}
+    for task in table.scan().plan_files():
+        day = date(1970, 1, 1) + timedelta(days=task.file.partition[0])
+        counts[day] = counts.get(day, 0) + 1
+    return counts
+
+
+@dataclass
+class Compacted:
+    day: str
+    files_before: int
+    files_after: int
+    records: int
+
+
+def compact_day(day: date) -> Compacted | None:
+    """Rewrite one day's files as one sorted file (or a few), in one commit that swaps exactly those files.
+
+    The files are read from one pinned snapshot and only those files are replaced, so an append
+    that lands meanwhile is kept as it is; the swap either happens whole or not at all.
+    """
+
+    def action(table: Table) -> Compacted | None:
+        snapshot = table.current_snapshot()
+        if snapshot is None:
+            return None
+        scan = table.scan(row_filter=day_filter(day), snapshot_id=snapshot.snapshot_id)
+        tasks = list(scan.plan_files())
+        if len(tasks) < 2:
+            return None
+        data = scan.to_arrow()
+        data = data.sort_by([("queue", "ascending"), (TIME_PARTITION_COLUMN, "ascending")])
+        new_files = list(_dataframe_to_data_files(table.metadata, data, table.io, write_uuid=uuid.uuid4()))
+        faults.checkpoint("compaction_written")  # new files on S3, not yet committed: orphans if we die here
+        with table.transaction() as tx, tx.update_snapshot(
+            snapshot_properties={"archive.operation": "compaction", "archive.day": day.isoformat()}
+        ).overwrite() as rewrite:
+            for task in tasks:
+                rewrite.delete_data_file(task.file)
+            for data_file in new_files:
+                rewrite.append_data_file(data_file)
+        return Compacted(day.isoformat(), len(tasks), len(new_files), data.num_rows)
+
+    return _with_retries(action, f"compaction of {day}")
+
+
+def expire_snapshots(older_than: datetime) -> int:
+    """Drop snapshots older than this (never the current one); returns how many went."""
+    table = load_table()
+    cutoff_ms = int(older_than.timestamp() * 1000)
+    current = table.current_snapshot()
+    old = [s.snapshot_id for s in table.snapshots()
+           if s.timestamp_ms < cutoff_ms and (current is None or s.snapshot_id != current.snapshot_id)]
+    if old:
+        table.maintenance.expire_snapshots().by_ids(old).commit()
+    return len(old)
+
+
+def _referenced(table: Table) -> set[str]:
+    """Every object the table's metadata still points at: data, manifests, manifest lists, metadata."""
+    keep = {table.metadata_location}
+    keep.update(entry.metadata_file for entry in table.metadata.metadata_log)
+    for snapshot in table.snapshots():
+        keep.add(snapshot.manifest_list)
+        for manifest in snapshot.manifests(table.io):
+            keep.add(manifest.manifest_path)
+            # Entries marked deleted name files this snapshot removed; older snapshots that still
+            # read them list them as live in their own manifests.
+            keep.update(e.data_file.file_path for e in manifest.fetch_manifest_entry(table.io, discard_deleted=True))
+    return keep
+
+
+def remove_orphans(min_age: timedelta) -> dict:
+    """Delete objects under the table's location that no snapshot references and that are older than min_age."""
+    table = load_table()
+    keep = {urlparse(path).path.lstrip("/") for path in _referenced(table)}
+    location = urlparse(table.location())
+    bucket, prefix = location.netloc, location.path.lstrip("/").rstrip("/") + "/"
+    client = s3.client()
+    cutoff = datetime.now(timezone.utc) - min_age
+    doomed, doomed_bytes = [], 0
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            if key not in keep and obj["LastModified"] <= cutoff:
+                doomed.append(key)
+                doomed_bytes += obj["Size"]
+    for start in range(0, len(doomed), 1000):
+        client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in doomed[start:start + 1000]],
+                                                     "Quiet": True})
+    return {"orphan_files_deleted": len(doomed), "orphan_bytes_deleted": doomed_bytes}
+
+
+def table_size() -> dict:
+    """Files and bytes in the current snapshot."""
+    tasks = list(load_table().scan().plan_files())
+    return {"files": len(tasks), "bytes": sum(t.file.file_size_in_bytes for t in tasks)}
+

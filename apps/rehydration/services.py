@@ -1,0 +1,167 @@
+"""Rehydration writes: request, run (on the warehouse worker), drop now, and expire what is due."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+
+from auditlog.context import set_actor
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.durations import format_duration, parse_duration
+from apps.rehydration import tables
+from apps.rehydration.models import Rehydration, RehydrationState
+
+logger = logging.getLogger(__name__)
+
+
+def _as_actor(actor):
+    # The CLI has no user; auditlog then records the change without an actor.
+    return set_actor(actor) if actor is not None and getattr(actor, "pk", None) else contextlib.nullcontext()
+
+
+def as_dict(rehydration: Rehydration) -> dict:
+    return {
+        "id": str(rehydration.id),
+        "short_id": rehydration.short_id,
+        "table": rehydration.table_name,
+        "state": rehydration.state,
+        "date_from": rehydration.date_from.isoformat(),
+        "date_to": rehydration.date_to.isoformat(),
+        "queues": list(rehydration.queues),
+        "expires_at": rehydration.expires_at.isoformat(),
+        "rows": rehydration.rows,
+        "bytes": rehydration.bytes,
+        "error": rehydration.error,
+    }
+
+
+def rehydration_validate(*, date_from: date, date_to: date, queues: list[str] | None,
+                         expires_in: timedelta) -> list[str]:
+    """Raise ValidationError with every problem at once; returns the queues cleaned and de-duplicated."""
+    errors: dict[str, str] = {}
+    if date_from > date_to:
+        errors["date_to"] = f"The last day ({date_to}) is before the first day ({date_from})."
+    cleaned = list(dict.fromkeys(q.strip() for q in (queues or []) if q.strip()))
+    too_long = [q for q in cleaned if len(q) > 128]
+    if too_long:
+        errors["queues"] = f"Queue names are at most 128 characters: {too_long[0][:40]}..."
+    longest = parse_duration(settings.REHYDRATION_MAX_EXPIRY)
+    if expires_in <= timedelta(0) or expires_in > longest:
+        errors["expires_in"] = (f"The expiry must be positive and at most {format_duration(longest)} "
+                                "(REHYDRATION_MAX_EXPIRY).")
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def rehydration_request(*, date_from: date, date_to: date, queues: list[str] | None, expires_in: timedelta,
+                        actor, via: str = "", dispatch: bool = True) -> Rehydration:
+    """Record the request and, once committed, send the copy to the warehouse worker.
+
+    `dispatch=False` leaves running it to the caller (the CLI runs it through the warehouse
+    dispatch and waits for the result).
+    """
+    cleaned = rehydration_validate(date_from=date_from, date_to=date_to, queues=queues, expires_in=expires_in)
+    with transaction.atomic(), _as_actor(actor):
+        rehydration = Rehydration(
+            date_from=date_from, date_to=date_to, queues=cleaned, expires_at=timezone.now() + expires_in,
+            requested_by=actor if getattr(actor, "pk", None) else None, requested_via=via[:100],
+        )
+        rehydration.table_name = Rehydration.table_name_for(rehydration.id)
+        rehydration.save()
+        if dispatch:
+            from apps.rehydration.tasks import rehydration_run as task
+
+            transaction.on_commit(lambda: task.apply_async(kwargs={"rehydration_id": str(rehydration.id)}))
+    return rehydration
+
+
+def _range(rehydration: Rehydration) -> tuple[datetime, datetime]:
+    start = datetime.combine(rehydration.date_from, time.min, tzinfo=UTC)
+    return start, datetime.combine(rehydration.date_to + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def rehydration_run(*, rehydration_id: str) -> dict:
+    """Copy the range into its table (warehouse worker only). Runs once: a repeat returns the state."""
+    with transaction.atomic():
+        rehydration = Rehydration.objects.select_for_update().get(pk=rehydration_id)
+        if rehydration.state != RehydrationState.PENDING:
+            return as_dict(rehydration)
+        with _as_actor(rehydration.requested_by):
+            rehydration.state = RehydrationState.RUNNING
+            rehydration.started_at = timezone.now()
+            rehydration.save(update_fields=["state", "started_at"])
+
+    start, end = _range(rehydration)
+    try:
+        tables.create_from_cold(table=rehydration.table_name, start=start, end=end, queues=rehydration.queues)
+        rows, size_bytes = tables.size(rehydration.table_name)
+        error = ""
+    except Exception as exc:  # recorded on the request for the user; a partial table is removed
+        logger.exception("rehydration %s failed", rehydration.short_id)
+        error = str(exc).split("\n")[0][:2000] or type(exc).__name__
+        with contextlib.suppress(Exception):
+            tables.drop(rehydration.table_name)
+
+    with transaction.atomic(), _as_actor(rehydration.requested_by):
+        rehydration = Rehydration.objects.select_for_update().get(pk=rehydration_id)
+        if rehydration.state != RehydrationState.RUNNING:
+            # Dropped or expired while copying: the drop ran before the table existed, so drop it now.
+            tables.drop(rehydration.table_name)
+            return as_dict(rehydration)
+        rehydration.finished_at = timezone.now()
+        if error:
+            rehydration.state, rehydration.error = RehydrationState.FAILED, error
+            rehydration.save(update_fields=["state", "error", "finished_at"])
+        else:
+            rehydration.state, rehydration.rows, rehydration.bytes = RehydrationState.READY, rows, size_bytes
+            rehydration.save(update_fields=["state", "rows", "bytes", "finished_at"])
+    return as_dict(rehydration)
+
+
+def rehydration_drop(*, rehydration: Rehydration, actor, dispatch: bool = True) -> Rehydration:
+    """Expire it now; the warehouse worker drops the table (the periodic expiry would too)."""
+    with transaction.atomic(), _as_actor(actor):
+        locked = Rehydration.objects.select_for_update().get(pk=rehydration.pk)
+        if locked.state == RehydrationState.EXPIRED:
+            return locked
+        locked.expires_at = timezone.now()
+        locked.save(update_fields=["expires_at"])
+        if dispatch:
+            from apps.rehydration.tasks import rehydration_drop_table as task
+
+            actor_id = actor.pk if getattr(actor, "pk", None) else None
+            transaction.on_commit(lambda: task.apply_async(
+                kwargs={"rehydration_id": str(locked.id), "actor_id": actor_id}))
+    return locked
+
+
+def rehydration_drop_table(*, rehydration_id: str, actor=None) -> dict:
+    """Drop the table and mark the request expired (warehouse worker only)."""
+    with transaction.atomic(), _as_actor(actor):
+        rehydration = Rehydration.objects.select_for_update().get(pk=rehydration_id)
+        if rehydration.state == RehydrationState.EXPIRED:
+            return as_dict(rehydration)
+        # While a copy runs its table is not complete; the copy drops it when it sees the new state.
+        if rehydration.state != RehydrationState.RUNNING:
+            tables.drop(rehydration.table_name)
+        rehydration.state = RehydrationState.EXPIRED
+        rehydration.dropped_at = timezone.now()
+        rehydration.expires_at = min(rehydration.expires_at, rehydration.dropped_at)
+        rehydration.save(update_fields=["state", "dropped_at", "expires_at"])
+    return as_dict(rehydration)
+
+
+def rehydration_expire_due() -> list[str]:
+    """Drop every table whose expiry has passed; returns the table names dropped."""
+    due = Rehydration.objects.filter(expires_at__lte=timezone.now()).exclude(state=RehydrationState.EXPIRED)
+    dropped = []
+    for rehydration_id in due.values_list("id", flat=True):
+        result = rehydration_drop_table(rehydration_id=str(rehydration_id))
+        dropped.append(result["table"])
+    return dropped

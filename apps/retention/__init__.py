@@ -1,0 +1,1 @@
+"""Retention: policies per queue and outcome, tiering warm to cold, compaction, purge, Redis trimming."""

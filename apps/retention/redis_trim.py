@@ -1,0 +1,141 @@
+"""Keeps the Redis stream slim: exported entries leave after their policy's Redis retention, never earlier.
+
+Never below the oldest entry any consumer group still needs: the trim bound is the smallest of
+each group's oldest pending id and the id after its last delivered one, so unacknowledged and undelivered
+entries always stay. The stream is trimmed by id (XTRIM MINID) to the longest retention of any
+policy; queues and outcomes with a shorter retention have their older entries removed one by
+one (XDEL) between that point and their own horizon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import redis
+
+from apps.exports.models import BatchState, ExportBatch
+from apps.retention.resolution import PolicyBook
+from apps.stream import client as streams
+from apps.stream.client import stream_id_key
+
+_SCAN_CHUNK = 5000
+
+
+@dataclass
+class TrimPlan:
+    stream: str
+    length: int
+    safe_bound: str | None  # entries at or above this id are still needed by some group
+    minid: str | None  # XTRIM MINID target (entries below it go)
+    trim_entries: int = 0
+    delete_ids: list[str] = field(default_factory=list)
+    oldest_kept: str | None = None
+
+    def summary(self) -> dict:
+        return {"stream_length": self.length, "safe_bound": self.safe_bound, "trim_below": self.minid,
+                "trimmed_entries": self.trim_entries, "deleted_entries": len(self.delete_ids)}
+
+
+def safe_bound(r: redis.Redis, stream: str) -> str | None:
+    """Entries below this id are acknowledged by every consumer group; at and above it some group still
+    needs them (pending, or not yet delivered). None: no group has read the stream, keep everything."""
+    bounds = []
+    for group in r.xinfo_groups(stream):
+        name = group["name"]
+        last = group["last-delivered-id"]
+        bounds.append(_next_id(last.decode() if isinstance(last, bytes) else last))
+        if group["pending"]:
+            low = r.xpending(stream, name)["min"]
+            bounds.append(low.decode() if isinstance(low, bytes) else low)
+    if not bounds:
+        return None  # nobody has read the stream yet: nothing is exported, nothing may go
+    return min(bounds, key=stream_id_key)
+
+
+def _exported_before(stream: str, moment: datetime) -> str | None:
+    """Highest entry id of the batches acknowledged at or before `moment`."""
+    ids = ExportBatch.objects.filter(stream=stream, state=BatchState.ACKNOWLEDGED,
+                                     acknowledged_at__lte=moment).values_list("last_id", flat=True)
+    return max(ids, key=stream_id_key, default=None)
+
+
+def plan_trim(book: PolicyBook, as_of: datetime, stream: str | None = None) -> TrimPlan:
+    r = streams.connection()
+    stream = stream or streams.StreamConfig.from_settings().stream
+    if not r.exists(stream):
+        return TrimPlan(stream=stream, length=0, safe_bound=None, minid=None)
+    bound = safe_bound(r, stream)
+    plan = TrimPlan(stream=stream, length=r.xlen(stream), safe_bound=bound, minid=None)
+    if bound is None:
+        return plan
+    horizons: dict[int, str | None] = {}
+
+    def horizon(hours: int) -> str | None:
+        if hours not in horizons:
+            horizons[hours] = _exported_before(stream, as_of - timedelta(hours=hours))
+        return horizons[hours]
+
+    # XTRIM MINID drops ids below it: the first id above the horizon, but never above the bound.
+    longest = horizon(book.longest_redis_hours())
+    if longest is not None:
+        plan.minid = min(_next_id(longest), bound, key=stream_id_key)
+        plan.trim_entries = _count_below(r, stream, plan.minid)
+    # Shorter retentions: scan from the trim point up to the most distant short horizon.
+    reach = max((h for h in (horizon(hours) for hours in _all_hours(book)) if h), key=stream_id_key, default=None)
+    if reach is not None:
+        start = plan.minid or "-"
+        for entry_id, queue, outcome in _scan(r, stream, start, reach):
+            own = horizon(book.for_pair(queue, outcome).redis_hours)
+            if own is not None and stream_id_key(entry_id) <= stream_id_key(own) \
+                    and stream_id_key(entry_id) < stream_id_key(bound):
+                plan.delete_ids.append(entry_id)
+    return plan
+
+
+def _all_hours(book: PolicyBook) -> set[int]:
+    hours = {book.defaults["redis_hours"]}
+    hours.update(r.values["redis_hours"] for r in book.rules if r.values.get("redis_hours") is not None)
+    return hours
+
+
+def _next_id(entry_id: str) -> str:
+    ms, seq = stream_id_key(entry_id)
+    return f"{ms}-{seq + 1}"
+
+
+def _count_below(r: redis.Redis, stream: str, minid: str) -> int:
+    count, start = 0, "-"
+    while True:
+        chunk = r.xrange(stream, min=start, max=f"({minid}", count=_SCAN_CHUNK)
+        count += len(chunk)
+        if len(chunk) < _SCAN_CHUNK:
+            return count
+        start = f"({chunk[-1][0].decode()}"
+
+
+def _scan(r: redis.Redis, stream: str, start: str, end: str):
+    cursor = start
+    while True:
+        chunk = r.xrange(stream, min=cursor, max=end, count=_SCAN_CHUNK)
+        for raw_id, fields in chunk:
+            yield (raw_id.decode(), fields.get(b"queue", b"").decode(errors="replace"),
+                   fields.get(b"outcome", b"").decode(errors="replace"))
+        if len(chunk) < _SCAN_CHUNK:
+            return
+        cursor = f"({chunk[-1][0].decode()}"
+
+
+def apply_trim(plan: TrimPlan) -> dict:
+    """Act on the plan; the bound is re-read first so a consumer that fell behind meanwhile is safe."""
+    r = streams.connection()
+    if plan.minid is None and not plan.delete_ids:
+        return {"trimmed_entries": 0, "deleted_entries": 0}
+    bound = safe_bound(r, plan.stream)
+    trimmed = deleted = 0
+    if plan.minid and bound:
+        trimmed = r.xtrim(plan.stream, minid=min(plan.minid, bound, key=stream_id_key), approximate=False)
+    ids = [i for i in plan.delete_ids if bound and stream_id_key(i) < stream_id_key(bound)]
+    for start in range(0, len(ids), 1000):
+        deleted += r.xdel(plan.stream, *ids[start:start + 1000])
+    return {"trimmed_entries": trimmed, "deleted_entries": deleted}

@@ -1,0 +1,51 @@
+"""Reads: the policy book the exporter and the lifecycle use, and policies as portable JSON."""
+
+from __future__ import annotations
+
+from apps.exports.pipeline.policy import PayloadPolicy
+from apps.retention.models import RetentionPolicy
+from apps.retention.resolution import SETTINGS, PolicyBook, Rule
+
+
+def rules() -> list[Rule]:
+    return [
+        Rule(queue=p.queue, outcome=p.outcome, values={name: getattr(p, name) for name in SETTINGS})
+        for p in RetentionPolicy.objects.all()
+    ]
+
+
+def policy_book() -> PolicyBook:
+    return PolicyBook(rules())
+
+
+class BookPolicies:
+    """The exporter's view of a policy book: payload policies per queue and outcome."""
+
+    def __init__(self, book: PolicyBook) -> None:
+        self.book = book
+        self._memo: dict[tuple[str, str], PayloadPolicy] = {}
+
+    def payload(self, queue: str, outcome: str) -> PayloadPolicy:
+        key = (queue, outcome)
+        if key not in self._memo:
+            self._memo[key] = PayloadPolicy.from_resolved(self.book.for_pair(queue, outcome))
+        return self._memo[key]
+
+
+def export_policies() -> BookPolicies:
+    return BookPolicies(policy_book())
+
+
+def policies_as_json() -> list[dict]:
+    """Every rule with only the settings it sets (the others inherit), for `archive policy get`."""
+    out = []
+    for policy in RetentionPolicy.objects.all():
+        item = {"queue": policy.queue, "outcome": policy.outcome}
+        if policy.description:
+            item["description"] = policy.description
+        for name in SETTINGS:
+            value = getattr(policy, name)
+            if value is not None and value != "":
+                item[name] = value
+        out.append(item)
+    return out

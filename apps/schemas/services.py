@@ -1,0 +1,100 @@
+"""Schema registry writes: check a candidate version, and apply a compatible one to the registry and both tiers."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from auditlog.context import set_actor
+from django.db import transaction
+from django.utils import timezone
+
+from apps.records.schema import set_live_schema
+from apps.schemas import evolution, registry
+from apps.schemas.compatibility import compatibility_reasons
+from apps.schemas.models import SchemaVersion
+from apps.schemas.spec import SchemaSpec, SpecError, parse_spec
+
+
+class SchemaRefused(Exception):
+    """The candidate is not a compatible next version; `reasons` says why, one line each."""
+
+    def __init__(self, version, reasons: list[str]) -> None:
+        super().__init__(f"schema version {version} refused: " + "; ".join(reasons))
+        self.version = version
+        self.reasons = reasons
+
+
+@dataclass(frozen=True)
+class SchemaCheck:
+    current: SchemaSpec
+    candidate: SchemaSpec | None  # None when the file does not even parse
+    reasons: list[str]
+
+    @property
+    def compatible(self) -> bool:
+        return not self.reasons
+
+    def summary(self) -> dict:
+        """What the candidate changes, for people: fields added, deprecated and removed from the contract."""
+        if self.candidate is None:
+            return {}
+        old, new = self.current.by_name, self.candidate.by_name
+        return {
+            "version": self.candidate.version,
+            "current": self.current.version,
+            "added": [f.name for f in self.candidate.fields if f.name not in old],
+            "deprecated": [f.name for f in self.candidate.fields
+                           if f.deprecated_in is not None and f.name in old and old[f.name].deprecated_in is None],
+            "removed": [name for name in old if name not in new],
+        }
+
+
+def schema_check(*, spec: dict) -> SchemaCheck:
+    """Compare a candidate (the JSON file's content) with the current version; never writes."""
+    applied = registry.versions()
+    current = applied[-1]
+    try:
+        candidate = parse_spec(spec, current=current)
+    except SpecError as exc:
+        return SchemaCheck(current, None, exc.problems)
+    reasons = compatibility_reasons(candidate, current, registry.stored_fields(applied))
+    return SchemaCheck(current, candidate, reasons)
+
+
+def _as_actor(actor):
+    # The CLI has no user; auditlog then records the change without an actor.
+    return set_actor(actor) if actor is not None and getattr(actor, "pk", None) else contextlib.nullcontext()
+
+
+def schema_apply(*, spec: dict, actor=None, via: str = "", dry_run: bool = False) -> dict:
+    """Record a compatible version and evolve ClickHouse and Iceberg to it, or raise SchemaRefused.
+
+    Runs where the warehouse lives (`apps.schemas.tasks.schema_apply`). The registry row is
+    committed only after both tiers have the new fields, so no exporter writes a field a tier
+    lacks; a failure part-way leaves added columns behind, which a retry adopts (they are checked).
+    """
+    from apps.warehouse.services import warehouse_migrate  # it calls back into evolution
+
+    with transaction.atomic():
+        # One applier at a time: the second waits here, then finds its version number taken.
+        SchemaVersion.objects.select_for_update().filter(number=registry.current().version).exists()
+        check = schema_check(spec=spec)
+        if not check.compatible:
+            raise SchemaRefused(spec.get("version") if isinstance(spec, dict) else None, check.reasons)
+        candidate = check.candidate
+        if dry_run:
+            preview = registry.build_live([*registry.versions(), candidate])
+            return {**check.summary(), "applied": False,
+                    "statements": evolution.planned_statements(preview, candidate.version)}
+        with _as_actor(actor):
+            SchemaVersion.objects.create(
+                number=candidate.version, fields=[f.as_dict() for f in candidate.fields], doc=candidate.doc,
+                applied_at=timezone.now(), applied_by=actor if getattr(actor, "pk", None) else None,
+                applied_via=via[:100],
+            )
+        # Inside the transaction, so the evolution reads the new version and a failure un-records it.
+        migrated = warehouse_migrate()
+    set_live_schema(registry.load_live())  # this process at once; others within REFRESH_SECONDS
+    return {**check.summary(), "applied": True, "clickhouse_migration": evolution.migration_name(candidate.version),
+            "warehouse": migrated}

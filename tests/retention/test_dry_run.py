@@ -1,0 +1,81 @@
+"""A dry run reports exactly what the real run then does: same plan, same numbers, nothing changed before."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+from django.core.management import call_command
+
+from apps.retention.models import RetentionPolicy, RetentionRun
+from apps.retention.services import lifecycle_run
+from tests.retention.helpers import T0, days, export, jobs_all_counts, per_pair, produce, warm_days
+
+
+def test_lifecycle_dry_run_matches_the_real_run(archive):
+    RetentionPolicy.objects.create(warm_days=7, cold_days=30)
+    RetentionPolicy.objects.create(queue="reports", max_records=50)
+    for week in range(8):  # eight exports, one per simulated week: several small files per day
+        produce(archive, 250, now=T0 + days(7 * week), days=8, seed=40 + week)
+        export()
+    now = T0 + days(56)
+    before = (jobs_all_counts(), per_pair(), warm_days())
+
+    dry = lifecycle_run(dry_run=True, as_of=now)
+    assert (jobs_all_counts(), per_pair(), warm_days()) == before  # a dry run changes nothing
+    real = lifecycle_run(dry_run=False, as_of=now)
+
+    assert dry.state == "previewed" and real.state == "done"
+    assert real.plan == dry.plan
+    plan = dry.plan
+    assert plan["purge"]["records"] > 0 and plan["tiering"]["records"] > 0 and plan["compaction"]["days"] > 0
+    assert real.result["purge"]["records"] == plan["purge"]["records"]
+    assert jobs_all_counts()[0] == before[0][0] - plan["purge"]["records"]
+    # Tiering planned its groups after the purge's preview; what it moved is what it had counted, and
+    # the groups the purge emptied are among them with zero rows left, never more.
+    assert real.result["tiering"]["evicted_groups"] == plan["tiering"]["groups"]
+    assert real.result["compaction"]["compacted_days"] == plan["compaction"]["days"]
+    assert real.result["compaction"]["files_before"] == plan["compaction"]["files"]
+    assert RetentionRun.objects.filter(dry_run=True).count() == 1
+
+
+def test_purge_preview_numbers_are_what_the_purge_removes(archive):
+    produce(archive, 1200, now=T0, days=40, seed=8)
+    export()
+    lifecycle_run(dry_run=False, as_of=T0, steps=("tiering",))  # some days warm, some cold only
+    assert warm_days()
+
+    out = StringIO()
+    call_command("archive", "purge", "--older-than", "20d", "--queue", "emails", "--queue", "reports",
+                 "--as-of", T0.isoformat(), "--dry-run", "--json", stdout=out)
+    preview = json.loads(out.getvalue())
+    assert preview["dry_run"] and preview["result"] == {}
+    plan = preview["plan"]
+    assert plan["records"] > 0 and set(plan["queues"]) == {"emails", "reports"}
+    assert plan["warm"]["records"] + plan["cold"]["records"] >= plan["records"]  # both tiers counted
+    assert plan["cold"]["files_rewritten"] > 0
+    expected = sum(n for (q, _), n in per_pair("jobs_all").items() if q in ("emails", "reports")) - \
+        sum(n for (q, _), n in _recent_pairs().items() if q in ("emails", "reports"))
+    assert plan["records"] == expected
+    before = jobs_all_counts()[0]
+
+    out = StringIO()
+    call_command("archive", "purge", "--older-than", "20d", "--queue", "emails", "--queue", "reports",
+                 "--as-of", T0.isoformat(), "--confirm", "--json", stdout=out)
+    done = json.loads(out.getvalue())
+    assert done["plan"] == plan
+    assert done["result"]["records"] == plan["records"]
+    assert jobs_all_counts() == (before - plan["records"],) * 2
+    again = StringIO()
+    call_command("archive", "purge", "--older-than", "20d", "--queue", "emails", "--queue", "reports",
+                 "--as-of", T0.isoformat(), "--dry-run", "--json", stdout=again)
+    assert json.loads(again.getvalue())["plan"]["records"] == 0
+
+
+def _recent_pairs():
+    from apps.warehouse import client as ch
+
+    rows = ch.query("SELECT toString(queue), toString(outcome), count() FROM {db}.jobs_all "
+                    "WHERE enqueue_time >= {t:DateTime64(6, 'UTC')} GROUP BY 1, 2", tag="test",
+                    parameters={"t": (T0 - days(20)).replace(tzinfo=None)}).result_rows
+    return {(q, o): int(n) for q, o, n in rows}
