@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO ?= 1
 RUN_PROCS := s3 worker beat web $(if $(filter 0 no off false,$(DEMO)),,demo)
 
-.PHONY: run test bench setup services check-services browser clean
+.PHONY: run test bench bench-tiers setup services check-services browser clean
 
 $(STAMP): requirements/base.txt requirements/test.txt requirements/lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test: setup browser
 bench: check-services
 	$(PY) manage.py migrate --noinput --skip-warehouse
 	$(PY) manage.py archive bench --records $${RECORDS:-200000} --json
+
+## bench-tiers: tiering, compaction and query latency on 2M records over 60 days (RECORDS=N)
+bench-tiers: check-services
+	$(PY) manage.py migrate --noinput --skip-warehouse
+	$(PY) manage.py archive bench --tiers --records $${RECORDS:-2000000} --json
 
 clean:
 	rm -rf var/test

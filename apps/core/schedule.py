@@ -26,11 +26,11 @@ SCHEDULE: tuple[Periodic, ...] = (
         kwargs='{"max_seconds": 25}',
         description="Redis stream to ClickHouse and Iceberg, exactly once",
     ),
-    # The lifecycle: purge by policy, tier warm to cold (verified), compact, clean up, trim Redis.
+    # The retention run: purge by policy, tier warm to cold (verified), compact, clean up, trim Redis.
     # Hourly is plenty: windows are in days, and each run finishes what a crashed one left.
     Periodic(
-        name="retention lifecycle",
-        task="apps.retention.tasks.lifecycle_run",
+        name="retention run",
+        task="apps.retention.tasks.retention_run",
         every_seconds=3600,
         description="Retention policies applied to every tier (docs/retention.md)",
     ),

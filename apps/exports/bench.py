@@ -12,7 +12,8 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -52,7 +53,10 @@ def _raw_json_bytes(entries: list[dict[bytes, bytes]]) -> float:
     return total / len(entries)
 
 
-def run_bench(*, records: int, log: Callable[[str], None] = print, batch_size: int = 50_000) -> dict:
+@contextmanager
+def isolated_archive(log: Callable[[str], None], **extra_settings) -> Iterator[str]:
+    """A private SeaweedFS, chDB directory, stream, ClickHouse database and Iceberg table, all removed
+    afterwards; yields the stream key. Settings point at them while the block runs."""
     from apps.lake.seaweedfs import SeaweedFS
 
     workdir = Path(tempfile.mkdtemp(prefix="archive-bench-", dir=settings.VAR_DIR if settings.VAR_DIR.exists() else None))
@@ -66,69 +70,84 @@ def run_bench(*, records: int, log: Callable[[str], None] = print, batch_size: i
         S3_ENDPOINT_URL=s3.endpoint_url, S3_BUCKET="bench", AWS_ACCESS_KEY_ID=s3.access_key,
         AWS_SECRET_ACCESS_KEY=s3.secret_key, CLICKHOUSE_URL=f"chdb://{workdir / 'chdb'}",
         CLICKHOUSE_DATABASE=f"bench_{suffix}", ICEBERG_NAMESPACE="bench", ICEBERG_TABLE=f"jobs_{suffix}",
-        ARCHIVE_STREAM=stream, ARCHIVE_EXPORT_BATCH_SIZE=batch_size, ARCHIVE_SINK_CLICKHOUSE=True,
-        ARCHIVE_SINK_ICEBERG=True,
+        ARCHIVE_STREAM=stream, ARCHIVE_SINK_CLICKHOUSE=True, ARCHIVE_SINK_ICEBERG=True, **extra_settings,
     )
     r = streams.connection()
-    raw_stream = f"{stream}:raw"
     try:
         with override_settings(**overrides):
-            from apps.exports.exporter import Exporter
-            from apps.lake.table import load_table
-            from apps.warehouse import client as ch
             from apps.warehouse.services import warehouse_migrate
 
             warehouse_migrate()
-            log(f"generating {records} records")
-            entries = generate(records, seed=2026, spread_ms=6 * 3_600_000)
-            for target in (f"{raw_stream}:before", stream, f"{raw_stream}:after"):
-                _fill(r, target, entries)
-            raw_json_bytes = _raw_json_bytes(entries)
-            # The generated records live in Redis now; keeping millions of small objects here
-            # would only make the garbage collector slow down both measurements.
-            del entries
-            gc.collect()
-
-            # The ceiling is measured before and after the pipeline and averaged, so a machine
-            # that speeds up or slows down during the run does not tilt the ratio.
-            log("measuring the bare XREADGROUP+XACK loop")
-            raw_before = raw_read_ack(r, f"{raw_stream}:before", "bench", batch_size)
-
-            log("measuring the export pipeline (validate, sample, redact, hash, Arrow, ClickHouse, Iceberg, XACK)")
-            started = time.perf_counter()
-            summary = Exporter(batch_size=batch_size).run()
-            pipeline_seconds = time.perf_counter() - started
-            log("measuring the bare XREADGROUP+XACK loop again")
-            raw_after = raw_read_ack(r, f"{raw_stream}:after", "bench", batch_size)
-            if summary.records != records:
-                raise RuntimeError(f"exported {summary.records} of {records} records: {summary.errors}")
-
-            ch.command("OPTIMIZE TABLE {db}.jobs_archive FINAL", tag="bench")
-            ch_bytes = ch.query(
-                "SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = {db:String} "
-                "AND table = 'jobs_archive' AND active",
-                tag="bench", parameters={"db": ch.database()},
-            ).result_rows[0][0]
-            files = load_table().inspect.files()
-            parquet_bytes = sum(files.column("file_size_in_bytes").to_pylist())
-            pipeline_rate = records / pipeline_seconds
-            raw_rates = [done / seconds for done, seconds in (raw_before, raw_after)]
-            raw_rate = sum(raw_rates) / 2
-            return {
-                "records": records,
-                "pipeline_records_per_s": round(pipeline_rate),
-                "raw_read_ack_records_per_s": round(raw_rate),
-                "raw_read_ack_before_after": [round(rate) for rate in raw_rates],
-                "ratio": round(pipeline_rate / raw_rate, 3),
-                "clickhouse_bytes_per_record": round(ch_bytes / records, 1),
-                "parquet_bytes_per_record": round(parquet_bytes / records, 1),
-                "raw_json_bytes_per_record": round(raw_json_bytes, 1),
-                "floor_bytes_per_record": round(FLOOR_BITS / 8, 1),
-                "batch_size": batch_size,
-                "parquet_files": files.num_rows,
-                "pipeline_stage_seconds": summary.stage_seconds,
-            }
+            yield stream
     finally:
-        r.delete(stream, f"{raw_stream}:before", f"{raw_stream}:after", f"{stream}:dead")
+        leftovers = r.keys(f"{stream}*")
+        if leftovers:
+            r.delete(*leftovers)
         s3.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def bench_policies():
+    """The settings' payload policy for every queue: the benchmark ignores policies stored in the database."""
+    from apps.exports.pipeline.policy import PayloadPolicy, UniformPolicies
+
+    return UniformPolicies(PayloadPolicy.from_settings())
+
+
+def run_bench(*, records: int, log: Callable[[str], None] = print, batch_size: int = 50_000) -> dict:
+    r = streams.connection()
+    with isolated_archive(log, ARCHIVE_EXPORT_BATCH_SIZE=batch_size) as stream:
+        from apps.exports.exporter import Exporter
+        from apps.lake.table import load_table
+        from apps.warehouse import client as ch
+
+        raw_stream = f"{stream}:raw"
+        log(f"generating {records} records")
+        entries = generate(records, seed=2026, spread_ms=6 * 3_600_000)
+        for target in (f"{raw_stream}:before", stream, f"{raw_stream}:after"):
+            _fill(r, target, entries)
+        raw_json_bytes = _raw_json_bytes(entries)
+        # The generated records live in Redis now; keeping millions of small objects here
+        # would only make the garbage collector slow down both measurements.
+        del entries
+        gc.collect()
+
+        # The ceiling is measured before and after the pipeline and averaged, so a machine
+        # that speeds up or slows down during the run does not tilt the ratio.
+        log("measuring the bare XREADGROUP+XACK loop")
+        raw_before = raw_read_ack(r, f"{raw_stream}:before", "bench", batch_size)
+
+        log("measuring the export pipeline (validate, sample, redact, hash, Arrow, ClickHouse, Iceberg, XACK)")
+        started = time.perf_counter()
+        summary = Exporter(batch_size=batch_size, policies=bench_policies()).run()
+        pipeline_seconds = time.perf_counter() - started
+        log("measuring the bare XREADGROUP+XACK loop again")
+        raw_after = raw_read_ack(r, f"{raw_stream}:after", "bench", batch_size)
+        if summary.records != records:
+            raise RuntimeError(f"exported {summary.records} of {records} records: {summary.errors}")
+
+        ch.command("OPTIMIZE TABLE {db}.jobs_archive FINAL", tag="bench")
+        ch_bytes = ch.query(
+            "SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = {db:String} "
+            "AND table = 'jobs_archive' AND active",
+            tag="bench", parameters={"db": ch.database()},
+        ).result_rows[0][0]
+        files = load_table().inspect.files()
+        parquet_bytes = sum(files.column("file_size_in_bytes").to_pylist())
+        pipeline_rate = records / pipeline_seconds
+        raw_rates = [done / seconds for done, seconds in (raw_before, raw_after)]
+        raw_rate = sum(raw_rates) / 2
+        return {
+            "records": records,
+            "pipeline_records_per_s": round(pipeline_rate),
+            "raw_read_ack_records_per_s": round(raw_rate),
+            "raw_read_ack_before_after": [round(rate) for rate in raw_rates],
+            "ratio": round(pipeline_rate / raw_rate, 3),
+            "clickhouse_bytes_per_record": round(ch_bytes / records, 1),
+            "parquet_bytes_per_record": round(parquet_bytes / records, 1),
+            "raw_json_bytes_per_record": round(raw_json_bytes, 1),
+            "floor_bytes_per_record": round(FLOOR_BITS / 8, 1),
+            "batch_size": batch_size,
+            "parquet_files": files.num_rows,
+            "pipeline_stage_seconds": summary.stage_seconds,
+        }

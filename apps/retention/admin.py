@@ -126,13 +126,13 @@ class RetentionRunAdmin(admin.ModelAdmin):
         return request.user.has_perm("retention.change_retentionpolicy")
 
     def preview_view(self, request):
-        """A dry run of the lifecycle with the current policies, on the worker that owns the warehouse."""
+        """A dry run of the retention run with the current policies, on the worker that owns the warehouse."""
         if request.method != "POST" or not self._can_act(request):
             raise PermissionDenied
-        from apps.retention.tasks import lifecycle_run
+        from apps.retention.tasks import retention_run
         from apps.warehouse.dispatch import run_on_warehouse
 
-        report = run_on_warehouse(lifecycle_run, timeout=600, dry_run=True, actor_id=request.user.pk)
+        report = run_on_warehouse(retention_run, timeout=600, dry_run=True, actor_id=request.user.pk)
         messages.info(request, "Dry run finished: nothing was changed. The plan below is what a run would do now.")
         return redirect(reverse("admin:retention_retentionrun_change", args=[report["run"]]))
 

@@ -99,7 +99,7 @@ auditlog.register(RetentionPolicy)
 
 
 class RunKind(models.TextChoices):
-    LIFECYCLE = "lifecycle", "Lifecycle run (purge by policy, tiering, compaction, trimming)"
+    RETENTION = "retention", "Retention run (purge by policy, tiering, compaction, trimming)"
     PURGE = "purge", "Purge"
 
 
@@ -111,7 +111,7 @@ class RunState(models.TextChoices):
 
 
 class RetentionRun(models.Model):
-    """The audit record of one lifecycle run or purge: who, when, what was planned, what was done."""
+    """The audit record of one retention run or purge: who, when, what was planned, what was done."""
 
     kind = models.CharField(max_length=12, choices=RunKind.choices)
     dry_run = models.BooleanField()

@@ -1,4 +1,4 @@
-"""Reads: the policy book the exporter and the lifecycle use, and policies as portable JSON."""
+"""Reads: the policy book the exporter and the retention run use, and policies as portable JSON."""
 
 from __future__ import annotations
 

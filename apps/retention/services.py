@@ -1,4 +1,4 @@
-"""Retention writes: policies imported from JSON (audited), lifecycle runs and purges (each a recorded run)."""
+"""Retention writes: policies imported from JSON (audited), retention runs and purges (each a recorded run)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.core.durations import format_duration
 from apps.records.contract import OUTCOMES
-from apps.retention import lifecycle, purge, selectors
+from apps.retention import purge, runner, selectors
 from apps.retention.models import RetentionPolicy, RetentionRun, RunKind, RunState
 from apps.retention.resolution import SETTINGS
 
@@ -120,20 +120,20 @@ def _finish(run: RetentionRun, plan, apply, dry_run: bool) -> RetentionRun:
     return run
 
 
-def lifecycle_run(*, dry_run: bool, actor=None, as_of: datetime | None = None,
-                  steps: tuple[str, ...] = lifecycle.STEPS) -> RetentionRun:
+def retention_run(*, dry_run: bool, actor=None, as_of: datetime | None = None,
+                  steps: tuple[str, ...] = runner.STEPS) -> RetentionRun:
     """Purge by policy, tier warm to cold, compact, clean up, trim Redis; or with dry_run only report it.
 
     Runs where the warehouse lives (a warehouse task or the CLI's in-process fallback).
     """
-    unknown = set(steps) - set(lifecycle.STEPS)
+    unknown = set(steps) - set(runner.STEPS)
     if unknown:
-        raise ValueError(f"unknown steps {sorted(unknown)}; choose from {', '.join(lifecycle.STEPS)}")
+        raise ValueError(f"unknown steps {sorted(unknown)}; choose from {', '.join(runner.STEPS)}")
     as_of = as_of or timezone.now()
-    run = RetentionRun.objects.create(kind=RunKind.LIFECYCLE, dry_run=dry_run, as_of=as_of, requested_by=actor,
+    run = RetentionRun.objects.create(kind=RunKind.RETENTION, dry_run=dry_run, as_of=as_of, requested_by=actor,
                                       parameters={"steps": list(steps)})
-    plan = lifecycle.plan_lifecycle(selectors.policy_book(), as_of, tuple(steps))
-    return _finish(run, plan, lifecycle.apply_lifecycle, dry_run)
+    plan = runner.plan_run(selectors.policy_book(), as_of, tuple(steps))
+    return _finish(run, plan, runner.apply_run, dry_run)
 
 
 def purge_records(*, older_than: timedelta, dry_run: bool, actor=None, queues: list[str] | None = None,

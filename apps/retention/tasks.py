@@ -20,10 +20,10 @@ def _report(run) -> dict:
 
 
 @shared_task(acks_late=True, expires=3600)
-def lifecycle_run(dry_run: bool = False, as_of: str | None = None, steps: list[str] | None = None,
+def retention_run(dry_run: bool = False, as_of: str | None = None, steps: list[str] | None = None,
                   actor_id: int | None = None) -> dict:
     """Beat runs this hourly; the CLI's `archive run` and the admin call it too."""
-    run = services.lifecycle_run(dry_run=dry_run, actor=_actor(actor_id),
+    run = services.retention_run(dry_run=dry_run, actor=_actor(actor_id),
                                  as_of=datetime.fromisoformat(as_of) if as_of else None,
                                  **({"steps": tuple(steps)} if steps else {}))
     return _report(run)

@@ -60,5 +60,5 @@ def jobs_all_sql(columns=None) -> str:
     )
 
 
-def create_jobs_all() -> None:
-    ch.command(jobs_all_sql(), tag="migrate")
+def create_jobs_all(columns=None) -> None:
+    ch.command(jobs_all_sql(columns), tag="migrate")

@@ -8,11 +8,11 @@ from io import StringIO
 from django.core.management import call_command
 
 from apps.retention.models import RetentionPolicy, RetentionRun
-from apps.retention.services import lifecycle_run
+from apps.retention.services import retention_run
 from tests.retention.helpers import T0, days, export, jobs_all_counts, per_pair, produce, warm_days
 
 
-def test_lifecycle_dry_run_matches_the_real_run(archive):
+def test_retention_dry_run_matches_the_real_run(archive):
     RetentionPolicy.objects.create(warm_days=7, cold_days=30)
     RetentionPolicy.objects.create(queue="reports", max_records=50)
     for week in range(8):  # eight exports, one per simulated week: several small files per day
@@ -21,9 +21,9 @@ def test_lifecycle_dry_run_matches_the_real_run(archive):
     now = T0 + days(56)
     before = (jobs_all_counts(), per_pair(), warm_days())
 
-    dry = lifecycle_run(dry_run=True, as_of=now)
+    dry = retention_run(dry_run=True, as_of=now)
     assert (jobs_all_counts(), per_pair(), warm_days()) == before  # a dry run changes nothing
-    real = lifecycle_run(dry_run=False, as_of=now)
+    real = retention_run(dry_run=False, as_of=now)
 
     assert dry.state == "previewed" and real.state == "done"
     assert real.plan == dry.plan
@@ -42,7 +42,7 @@ def test_lifecycle_dry_run_matches_the_real_run(archive):
 def test_purge_preview_numbers_are_what_the_purge_removes(archive):
     produce(archive, 1200, now=T0, days=40, seed=8)
     export()
-    lifecycle_run(dry_run=False, as_of=T0, steps=("tiering",))  # some days warm, some cold only
+    retention_run(dry_run=False, as_of=T0, steps=("tiering",))  # some days warm, some cold only
     assert warm_days()
 
     out = StringIO()

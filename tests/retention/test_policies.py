@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 
 from apps.retention.models import RetentionPolicy
 from apps.retention.resolution import BUILT_IN, Rule, resolve
-from apps.retention.services import lifecycle_run
+from apps.retention.services import retention_run
 from apps.warehouse import client as ch
 from tests.retention.helpers import T0, days, export, jobs_all_counts, per_pair, produce
 
@@ -54,7 +54,7 @@ def test_count_caps_follow_the_most_specific_rule(archive):
     export()
     before = per_pair()
 
-    run = lifecycle_run(dry_run=False, as_of=T0, steps=("purge",))
+    run = retention_run(dry_run=False, as_of=T0, steps=("purge",))
 
     after = per_pair()
     expected = Counter()

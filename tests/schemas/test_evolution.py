@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from apps.exports.exporter import Exporter
 from apps.lake.table import load_table
+from apps.retention.models import RetentionPolicy
+from apps.retention.services import retention_run
 from apps.schemas.models import SchemaVersion
 from apps.schemas.services import SchemaRefused, schema_apply
 from apps.stream.producer import Completion, record_completions
@@ -101,6 +105,21 @@ def test_v1_to_v2_with_producers_on_both_versions(archive, v2_spec):
     before = ch.query("SELECT count(), countIf(worker_version = '2026.11.3') FROM {db}.jobs_cold "
                       "WHERE startsWith(job_id, 'before-')", tag="test").result_rows
     assert before == [(40, 40)]
+
+    # jobs_all holds each record once with the new fields: read from the warm tier now, and from the
+    # cold tier once tiering has moved everything (the view supplies the default the cold reader leaves NULL).
+    def everything() -> Counter:
+        rows = ch.query("SELECT schema_version, region, billed_units, count() FROM {db}.jobs_all GROUP BY 1, 2, 3",
+                        tag="test").result_rows
+        return Counter({(v, r, b): n for v, r, b, n in rows})
+
+    expected_all = Counter({(1, "unknown", None): 65, (2, "eu-west-1", 3): 20, (2, "unknown", None): 5,
+                            (2, "us-east-1", -12): 1})
+    assert everything() == expected_all
+    RetentionPolicy.objects.create(warm_days=1)
+    retention_run(dry_run=False, as_of=timezone.now() + timedelta(days=10), steps=("tiering",))
+    assert archive.clickhouse_count() == 0
+    assert everything() == expected_all
 
     # Applying the same version again is refused (it is no longer the next one); the tiers are unchanged.
     with pytest.raises(SchemaRefused, match="version: 2 must be 3"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from hashlib import blake2b
 from typing import Protocol
 
@@ -53,11 +53,11 @@ class PayloadPolicy:
             keep_failures=resolved.keep_failures,
         )
 
-    @property
+    @cached_property
     def redactor(self) -> Redactor:
         return _redactor(self.redaction_extra)
 
-    @property
+    @cached_property  # asked once per record; frozen dataclasses still allow this cache
     def sample_threshold(self) -> int:
         return int(min(max(self.sample_rate, 0.0), 1.0) * _TWO_64)
 
@@ -107,11 +107,12 @@ def payload_sample(payload: bytes, digest: bytes, failed: bool, policy: PayloadP
     """
     if policy.mode in (NONE, HASH) or len(payload) > policy.payload_max_bytes:
         return ""
-    text = policy.redactor.redact(payload.decode(errors="replace"))
     if policy.mode == FULL:
-        return text
+        return policy.redactor.redact(payload.decode(errors="replace"))
     chosen = (failed and policy.keep_failures) or int.from_bytes(digest[:8], "big") < policy.sample_threshold
-    return truncate(text, policy.sample_max_bytes) if chosen else ""
+    if not chosen:  # decided before redacting: redaction is the expensive part
+        return ""
+    return truncate(policy.redactor.redact(payload.decode(errors="replace")), policy.sample_max_bytes)
 
 
 def redact_error(message: str, policy: PayloadPolicy) -> str:

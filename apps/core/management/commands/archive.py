@@ -58,6 +58,9 @@ class Command(BaseCommand):
         bench.add_argument("--records", type=int, default=200_000, help="records to generate (default 200000)")
         bench.add_argument("--batch-size", type=int, default=50_000, help="export batch size (default 50000)")
         bench.add_argument("--json", action="store_true", help="print one JSON object")
+        bench.add_argument("--tiers", action="store_true",
+                           help="instead: records over 60 days, tiering and compaction throughput, query p50/p95 "
+                                "per tier (use --records 2000000)")
 
         lifecycle = sub.add_parser("lifecycle", help="show or apply the bucket's lifecycle rules (S3_LIFECYCLE_*)")
         lifecycle.add_argument("action", choices=["show", "apply"],
@@ -214,7 +217,13 @@ class Command(BaseCommand):
 
     def _bench(self, options):
         from apps.exports.bench import run_bench
+        from apps.retention.bench import run_tiers_bench
 
+        log = (lambda m: None) if options["json"] else self.stderr.write
+        if options["tiers"]:
+            result = run_tiers_bench(records=options["records"], log=log)
+            self.stdout.write(json.dumps(result, indent=None if options["json"] else 2))
+            return
         result = run_bench(records=options["records"], batch_size=options["batch_size"],
                            log=(lambda m: None) if options["json"] else self.stderr.write)
         self.stdout.write(json.dumps(result, indent=None if options["json"] else 2))
@@ -303,13 +312,13 @@ class Command(BaseCommand):
         self.stderr.write(f'query it with: archive query "SELECT count() FROM {result["table"]}"')
 
     def _run(self, options):
-        from apps.retention.tasks import lifecycle_run
+        from apps.retention.tasks import retention_run
         from apps.warehouse.dispatch import run_on_warehouse
 
         steps = [s.strip() for s in options["steps"].split(",") if s.strip()]
         as_of = options["as_of"].isoformat() if options["as_of"] else None
         try:
-            report = run_on_warehouse(lifecycle_run, timeout=3600, dry_run=options["dry_run"], as_of=as_of,
+            report = run_on_warehouse(retention_run, timeout=3600, dry_run=options["dry_run"], as_of=as_of,
                                       steps=steps)
         except ValueError as exc:
             raise CommandError(str(exc)) from None

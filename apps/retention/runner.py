@@ -1,4 +1,4 @@
-"""One lifecycle run: plan every step from the same state, then (unless a dry run) act on exactly that plan.
+"""One retention run: plan every step from the same state, then (unless a dry run) act on exactly that plan.
 
 Steps, in the order they act: purge by policy (cold-tier age and count caps), warm-to-cold
 tiering, compaction of closed days, snapshot expiry with orphan-file removal, Redis trimming.
@@ -24,7 +24,7 @@ STEPS = ("purge", "tiering", "compaction", "cleanup", "trim")
 
 def _pairs() -> list[tuple[str, str]]:
     rows = ch.query("SELECT DISTINCT toString(queue), toString(outcome) FROM {db}.jobs_all ORDER BY 1, 2",
-                    tag="lifecycle").result_rows
+                    tag="retention").result_rows
     return [(q, o) for q, o in rows]
 
 
@@ -33,7 +33,7 @@ def _cap_cutoff(queue: str, outcome: str, cap: int) -> datetime | None:
     rows = ch.query(
         "SELECT enqueue_time FROM {db}.jobs_all WHERE queue = {q:String} AND outcome = {o:String} "
         "ORDER BY enqueue_time DESC LIMIT 1 OFFSET {offset:UInt64}",
-        tag="lifecycle", parameters={"q": queue, "o": outcome, "offset": cap - 1}).result_rows
+        tag="retention", parameters={"q": queue, "o": outcome, "offset": cap - 1}).result_rows
     return rows[0][0] if rows else None
 
 
@@ -75,7 +75,7 @@ def _snapshot_cutoff() -> datetime:
 
 
 @dataclass
-class LifecyclePlan:
+class RunPlan:
     as_of: datetime
     steps: tuple[str, ...]
     purge: purge.PurgePreview | None = None
@@ -103,8 +103,8 @@ class LifecyclePlan:
         return [f"tiering kept {m.day} {m.queue}/{m.outcome} warm: {m.problem}" for m in self.tiering.failed]
 
 
-def plan_lifecycle(book: PolicyBook, as_of: datetime, steps: tuple[str, ...] = STEPS) -> LifecyclePlan:
-    plan = LifecyclePlan(as_of=as_of, steps=steps)
+def plan_run(book: PolicyBook, as_of: datetime, steps: tuple[str, ...] = STEPS) -> RunPlan:
+    plan = RunPlan(as_of=as_of, steps=steps)
     if "purge" in steps:
         plan.purge = purge.preview_purge(policy_selections(book, as_of))
     if "tiering" in steps:
@@ -116,11 +116,11 @@ def plan_lifecycle(book: PolicyBook, as_of: datetime, steps: tuple[str, ...] = S
     return plan
 
 
-def apply_lifecycle(plan: LifecyclePlan) -> dict:
+def apply_run(plan: RunPlan) -> dict:
     result: dict = {}
     if plan.purge is not None:
         result["purge"] = purge.apply_purge(plan.purge)
-        faults.checkpoint("lifecycle_purged")
+        faults.checkpoint("retention_purged")
     if plan.tiering is not None:
         result["tiering"] = tiering.apply_tiering(plan.tiering)
     if plan.compaction:
