@@ -16,6 +16,7 @@ from pyiceberg.expressions import And, BooleanExpression, EqualTo, Or
 
 from apps.lake import maintenance
 from apps.retention.redis_trim import safe_bound
+from apps.retention.tiering import warm_bytes_per_row
 from apps.stream import client as streams
 from apps.stream.client import stream_id_key
 from apps.warehouse import client as ch
@@ -94,17 +95,11 @@ def _warm_preview(where: str, params: dict) -> dict:
         f"SELECT toString(toDate(enqueue_time)) AS day, count() FROM {{db}}.jobs_archive WHERE {where} GROUP BY day",
         tag="purge", parameters=params).result_rows
     per_day = {d: int(n) for d, n in rows}
-    bytes_per_row = {
-        d: (b / r if r else 0.0)
-        for d, b, r in ch.query(
-            "SELECT partition, sum(bytes_on_disk), sum(rows) FROM system.parts WHERE database = {database:String} "
-            "AND table = 'jobs_archive' AND active GROUP BY partition",
-            tag="purge", parameters={"database": ch.database()}).result_rows
-    }
+    bytes_per_row = warm_bytes_per_row()
     return {
         "records": sum(per_day.values()),
         "partitions": len(per_day),
-        "bytes_estimate": int(sum(n * bytes_per_row.get(d, 0.0) for d, n in per_day.items())),
+        "bytes_estimate": int(sum(n * bytes_per_row.get(d.replace("-", ""), 0.0) for d, n in per_day.items())),
     }
 
 

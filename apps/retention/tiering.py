@@ -50,6 +50,7 @@ class GroupMove:
 class TieringPlan:
     as_of: str
     moves: list[GroupMove] = field(default_factory=list)
+    bytes_per_row: dict[str, float] = field(default_factory=dict)
 
     @property
     def verified(self) -> list[GroupMove]:
@@ -64,12 +65,23 @@ class TieringPlan:
         return {
             "groups": len(self.verified),
             "records": sum(m.warm_records for m in self.verified),
+            "warm_bytes_estimate": int(sum(m.warm_records * self.bytes_per_row.get(m.day.replace("-", ""), 0.0)
+                                           for m in self.verified)),
             "days": len(days),
             "oldest_day": days[0] if days else None,
             "newest_day": days[-1] if days else None,
             "queues": sorted({m.queue for m in self.verified}),
             "refused": [asdict(m) for m in self.failed],
         }
+
+
+def warm_bytes_per_row() -> dict[str, float]:
+    """Compressed bytes per row of each warm day partition (partition id `YYYYMMDD` -> bytes/row)."""
+    rows = ch.query(
+        "SELECT partition_id, sum(bytes_on_disk), sum(rows) FROM system.parts WHERE database = {database:String} "
+        "AND table = 'jobs_archive' AND active GROUP BY partition_id",
+        tag="tiering", parameters={"database": ch.database()}).result_rows
+    return {pid: (b / r if r else 0.0) for pid, b, r in rows}
 
 
 def _rows(sql: str, **parameters) -> list[tuple]:
@@ -122,6 +134,7 @@ def plan_tiering(book: PolicyBook, as_of: datetime) -> TieringPlan:
             due.append(GroupMove(day, queue, outcome, records, checksum, already_moved=(day, queue, outcome) in moved))
     if not due:
         return plan
+    plan.bytes_per_row = warm_bytes_per_row()
     cold = _cold_groups(min(date.fromisoformat(m.day) for m in due), max(date.fromisoformat(m.day) for m in due))
     for move in due:
         move.cold_records, move.cold_checksum = cold.get(move.key, (0, 0))

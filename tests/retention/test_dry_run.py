@@ -29,6 +29,7 @@ def test_retention_dry_run_matches_the_real_run(archive):
     assert real.plan == dry.plan
     plan = dry.plan
     assert plan["purge"]["records"] > 0 and plan["tiering"]["records"] > 0 and plan["compaction"]["days"] > 0
+    assert plan["tiering"]["warm_bytes_estimate"] > 0 and plan["tiering"]["oldest_day"] < plan["tiering"]["newest_day"]
     assert real.result["purge"]["records"] == plan["purge"]["records"]
     assert jobs_all_counts()[0] == before[0][0] - plan["purge"]["records"]
     # Tiering planned its groups after the purge's preview; what it moved is what it had counted, and
@@ -53,7 +54,9 @@ def test_purge_preview_numbers_are_what_the_purge_removes(archive):
     plan = preview["plan"]
     assert plan["records"] > 0 and set(plan["queues"]) == {"emails", "reports"}
     assert plan["warm"]["records"] + plan["cold"]["records"] >= plan["records"]  # both tiers counted
-    assert plan["cold"]["files_rewritten"] > 0
+    assert plan["cold"]["files_rewritten"] > 0 and plan["cold"]["bytes_in_those_files"] > 0
+    assert plan["warm"]["records"] > 0 and plan["warm"]["bytes_estimate"] > 0 and plan["warm"]["partitions"] > 0
+    assert plan["oldest"] < plan["newest"]
     expected = sum(n for (q, _), n in per_pair("jobs_all").items() if q in ("emails", "reports")) - \
         sum(n for (q, _), n in _recent_pairs().items() if q in ("emails", "reports"))
     assert plan["records"] == expected
