@@ -1,0 +1,63 @@
+"""The `archive` command's subcommands, one module per concern; this module holds what they share.
+
+Each module has `register(sub)`, which adds its subparsers and sets a `handler(cmd, options)`
+for each; `apps/core/management/commands/archive.py` lists the modules and dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+
+from django.core.management.base import CommandError
+
+
+def table(columns: list[str], rows: list[list]) -> str:
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
+    sep = "  ".join("-" * w for w in widths)
+    body = ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    return "\n".join([line, sep, *body])
+
+
+def day(text: str):
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r}; use YYYY-MM-DD") from None
+
+
+def os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in a bare container
+        return "unknown"
+
+
+def moment(text: str):
+    from datetime import datetime, timezone
+
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r} (e.g. 2027-03-01T00:00:00Z)") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def user(username: str | None):
+    if not username:
+        return None
+    from django.contrib.auth import get_user_model
+
+    found = get_user_model().objects.filter(username=username).first()
+    if found is None:
+        raise CommandError(f"no portal user {username!r}")
+    return found
+
+
+def user_id(username: str | None) -> int | None:
+    found = user(username)
+    return found.pk if found else None

@@ -1,0 +1,125 @@
+"""Retention commands: `archive run`, `archive purge`, `archive policy`."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import CommandError
+
+from apps.core.cli import moment, user, user_id
+
+def register(sub) -> None:
+    run = sub.add_parser("run", help="apply the retention policies to every tier (or preview with --dry-run)")
+    run.add_argument("--dry-run", action="store_true", help="report what would happen, change nothing")
+    run.add_argument("--as-of", type=moment, default=None, metavar="ISO-TIME",
+                     help="evaluate the policies at this moment instead of now, e.g. 2027-03-01T00:00:00Z "
+                          "(previews of the future; tests)")
+    run.add_argument("--steps", default=",".join(("purge", "tiering", "compaction", "cleanup", "trim")),
+                     help="comma-separated subset of purge,tiering,compaction,cleanup,trim (default all)")
+    run.add_argument("--json", action="store_true", help="print the report as JSON")
+    run.set_defaults(handler=handle_run)
+    purge = sub.add_parser("purge", help="remove old records from every tier (preview with --dry-run first)")
+    purge.add_argument("--older-than", required=True, metavar="DURATION",
+                       help="records enqueued longer ago than this, e.g. 90d, 12h, 2w")
+    purge.add_argument("--queue", dest="queues", action="append", default=[], metavar="QUEUE",
+                       help="only this queue (repeat for more); default every queue")
+    purge.add_argument("--status", dest="outcomes", action="append", default=[], metavar="OUTCOME",
+                       help="only this outcome (success, failed, timeout, cancelled, retry, dead; repeatable)")
+    purge_mode = purge.add_mutually_exclusive_group(required=True)
+    purge_mode.add_argument("--dry-run", action="store_true", help="preview: count what would go, per tier")
+    purge_mode.add_argument("--confirm", action="store_true", help="really remove it (prints the preview too)")
+    purge.add_argument("--as-of", type=moment, default=None, metavar="ISO-TIME", help="measure age from here")
+    purge.add_argument("--by", default=None, metavar="USERNAME", help="portal user to record as the actor")
+    purge.add_argument("--json", action="store_true", help="print the report as JSON")
+    purge.set_defaults(handler=handle_purge)
+    policy = sub.add_parser("policy", help="export, import or explain retention policies")
+    policy.add_argument("action", choices=["get", "set", "explain"],
+                        help="get: print policies as JSON; set: make them what --file holds; "
+                             "explain: the effective policy for --queue/--outcome and why")
+    policy.add_argument("--file", metavar="F", help="JSON file for get (default stdout) or set ('-' = stdin)")
+    policy.add_argument("--dry-run", action="store_true", help="set: report the changes, make none")
+    policy.add_argument("--queue", default="", help="explain: queue name")
+    policy.add_argument("--outcome", default="success", help="explain: outcome (default success)")
+    policy.add_argument("--by", default=None, metavar="USERNAME", help="set: portal user to record as the actor")
+    policy.set_defaults(handler=handle_policy)
+
+
+def handle_run(cmd, options):
+    from apps.retention.tasks import retention_run
+    from apps.warehouse.dispatch import run_on_warehouse
+
+    steps = [s.strip() for s in options["steps"].split(",") if s.strip()]
+    as_of = options["as_of"].isoformat() if options["as_of"] else None
+    try:
+        report = run_on_warehouse(retention_run, timeout=3600, dry_run=options["dry_run"], as_of=as_of,
+                                  steps=steps)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    _print_report(cmd, report, options["json"])
+
+def handle_purge(cmd, options):
+    from apps.core.durations import DurationError, parse_duration
+    from apps.retention.tasks import purge_records
+    from apps.warehouse.dispatch import run_on_warehouse
+
+    try:
+        older_than = parse_duration(options["older_than"])
+    except DurationError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        report = run_on_warehouse(
+            purge_records, timeout=3600, older_than_seconds=int(older_than.total_seconds()),
+            dry_run=options["dry_run"], queues=options["queues"] or None, outcomes=options["outcomes"] or None,
+            as_of=options["as_of"].isoformat() if options["as_of"] else None, actor_id=user_id(options["by"]))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    _print_report(cmd, report, options["json"])
+
+def _print_report(cmd, report: dict, as_json: bool) -> None:
+    if as_json:
+        cmd.stdout.write(json.dumps(report, default=str))
+    else:
+        verb = "would do (dry run, nothing changed)" if report["dry_run"] else "planned"
+        cmd.stdout.write(f"run {report['run']} {verb}:")
+        cmd.stdout.write(json.dumps(report["plan"], indent=2, default=str))
+        if not report["dry_run"]:
+            cmd.stdout.write("done:")
+            cmd.stdout.write(json.dumps(report["result"], indent=2, default=str))
+    for alert in report["alerts"]:
+        cmd.stderr.write(f"ALERT: {alert}")
+
+def handle_policy(cmd, options):
+    import sys
+    from pathlib import Path
+
+    from apps.retention import selectors, services
+
+    if options["action"] == "get":
+        text = json.dumps(selectors.policies_as_json(), indent=2)
+        if options["file"] and options["file"] != "-":
+            with open(options["file"], "w") as handle:
+                handle.write(text + "\n")
+            cmd.stderr.write(f"wrote {options['file']}")
+        else:
+            cmd.stdout.write(text)
+    elif options["action"] == "set":
+        if not options["file"]:
+            raise CommandError("set needs --file F (a JSON array, as `archive policy get` prints)")
+        try:
+            raw = sys.stdin.read() if options["file"] == "-" else Path(options["file"]).read_text()
+            items = json.loads(raw)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"cannot read {options['file']}: {exc}") from None
+        try:
+            changes = services.policy_set(items=items, actor=user(options["by"]), dry_run=options["dry_run"])
+        except services.PolicyFileError as exc:
+            raise CommandError(f"{exc}; nothing was changed") from None
+        for verb, scopes in changes.as_dict().items():
+            if scopes:
+                cmd.stdout.write(f"{verb}{' (dry run)' if options['dry_run'] and verb != 'unchanged' else ''}: "
+                                  f"{', '.join(scopes)}")
+    else:
+        resolved = selectors.policy_book().for_pair(options["queue"], options["outcome"])
+        cmd.stdout.write(f"queue={options['queue'] or '(any)'} outcome={options['outcome']}:")
+        for line in resolved.explain():
+            cmd.stdout.write(f"  {line}")
