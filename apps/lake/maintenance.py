@@ -8,22 +8,18 @@ retried from a fresh table state.
 from __future__ import annotations
 
 import logging
-import random
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlparse
 
-from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.expressions import And, BooleanExpression, GreaterThanOrEqual, LessThan
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, GreaterThanOrEqual, LessThan
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.table import Table
 
 from apps.core import faults
 from apps.lake import s3
-from apps.lake.table import COMMIT_ATTEMPTS, load_table
+from apps.lake.table import load_table, with_commit_retries
 from apps.records.schema import TIME_PARTITION_COLUMN
 
 logger = logging.getLogger(__name__)
@@ -43,21 +39,9 @@ def before_filter(moment: datetime) -> BooleanExpression:
     return LessThan(TIME_PARTITION_COLUMN, _micros(moment))
 
 
-def _with_retries(action: Callable[[Table], object], what: str):
-    for attempt in range(1, COMMIT_ATTEMPTS + 1):
-        try:
-            return action(load_table())
-        except CommitFailedException:
-            if attempt == COMMIT_ATTEMPTS:
-                raise
-            logger.warning("Iceberg %s lost a commit race (attempt %d); retrying", what, attempt)
-            time.sleep(random.uniform(0.05, 0.25) * attempt)
-    return None
-
-
 def delete_where(expression: BooleanExpression) -> None:
     """Copy-on-write delete: files with matching rows are rewritten without them, in one commit."""
-    _with_retries(lambda table: table.delete(expression), "delete")
+    with_commit_retries(lambda table: table.delete(expression), "delete")
 
 
 @dataclass
@@ -119,7 +103,7 @@ def compact_day(day: date) -> Compacted | None:
                 rewrite.append_data_file(data_file)
         return Compacted(day.isoformat(), len(tasks), len(new_files), data.num_rows)
 
-    return _with_retries(action, f"compaction of {day}")
+    return with_commit_retries(action, f"compaction of {day}")
 
 
 def expire_snapshots(older_than: datetime) -> int:
@@ -171,6 +155,6 @@ def remove_orphans(min_age: timedelta) -> dict:
 
 def table_size() -> dict:
     """Files and bytes in the current snapshot."""
-    tasks = list(load_table().scan().plan_files())
-    return {"files": len(tasks), "bytes": sum(t.file.file_size_in_bytes for t in tasks)}
+    stats = files_matching(AlwaysTrue())
+    return {"files": stats.files, "bytes": stats.bytes}
 

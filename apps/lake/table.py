@@ -6,6 +6,8 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import pyarrow as pa
 from django.conf import settings
@@ -78,28 +80,39 @@ def committed_batch_ids(table: Table, candidates: set[str]) -> set[str]:
 
 
 COMMIT_ATTEMPTS = 8
+T = TypeVar("T")
+
+
+def with_commit_retries(action: Callable[[Table], T], what: str) -> T:
+    """Run `action` on a freshly loaded table, again from a fresh state when its commit loses a race.
+
+    Exporters sharing a consumer group, and maintenance, commit to one table; pyiceberg retries a
+    lost race only four times, which two busy writers can exhaust.
+    """
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            return action(load_table())
+        except CommitFailedException:
+            if attempt == COMMIT_ATTEMPTS:
+                raise
+            logger.warning("Iceberg %s lost a commit race (attempt %d); retrying", what, attempt)
+            time.sleep(random.uniform(0.05, 0.25) * attempt)
+    raise AssertionError("the last attempt returns or raises")
 
 
 def append_batch(data: pa.Table, batch_id: str) -> bool:
     """Append once per batch id: a replay after a crash finds the committed snapshot and skips.
 
-    Returns False when the batch was already committed. Exporters sharing a consumer group
-    commit to one table; pyiceberg retries a lost race only four times, which two busy
-    exporters can exhaust, so a lost commit is retried here too, from a fresh table state.
+    Returns False when the batch was already committed (also when found so after a lost race).
     """
-    for attempt in range(1, COMMIT_ATTEMPTS + 1):
-        table = load_table()
+
+    def action(table: Table) -> bool:
         if committed_batch_ids(table, {batch_id}):
             return False
-        try:
-            table.append(data, snapshot_properties={BATCH_PROPERTY: batch_id})
-            return True
-        except CommitFailedException:
-            if attempt == COMMIT_ATTEMPTS:
-                raise
-            logger.warning("Iceberg commit of batch %s lost a race (attempt %d); retrying", batch_id, attempt)
-            time.sleep(random.uniform(0.05, 0.25) * attempt)
-    return False
+        table.append(data, snapshot_properties={BATCH_PROPERTY: batch_id})
+        return True
+
+    return with_commit_retries(action, f"append of batch {batch_id}")
 
 
 def http_location() -> str:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, Or
 
 from apps.lake import maintenance
-from apps.retention.redis_trim import safe_bound
+from apps.retention.redis_trim import safe_bound, scan_groups
 from apps.retention.tiering import warm_bytes_per_row
 from apps.stream import client as streams
 from apps.stream.client import stream_id_key
@@ -121,24 +121,16 @@ def _redis_matches(selections: list[Selection]) -> tuple[list[str], int]:
     bound = safe_bound(r, stream)
     latest = max(int(s.before.timestamp() * 1000) for s in selections)
     deletable, kept = [], 0
-    cursor = "-"
-    while True:
-        chunk = r.xrange(stream, min=cursor, max=str(latest), count=5000)
-        for raw_id, fields in chunk:
-            entry_id = raw_id.decode()
-            ms = stream_id_key(entry_id)[0]
-            queue = fields.get(b"queue", b"").decode(errors="replace")
-            outcome = fields.get(b"outcome", b"").decode(errors="replace")
-            # The entry id's time is when the job finished, never before it was enqueued: a safe proxy.
-            if any(ms < s.before.timestamp() * 1000 and s.queue in (None, queue) and s.outcome in (None, outcome)
-                   for s in selections):
-                if bound and stream_id_key(entry_id) < stream_id_key(bound):
-                    deletable.append(entry_id)
-                else:
-                    kept += 1
-        if len(chunk) < 5000:
-            return deletable, kept
-        cursor = f"({chunk[-1][0].decode()}"
+    for entry_id, queue, outcome in scan_groups(r, stream, "-", str(latest)):
+        ms = stream_id_key(entry_id)[0]
+        # The entry id's time is when the job finished, never before it was enqueued: a safe proxy.
+        if any(ms < s.before.timestamp() * 1000 and s.queue in (None, queue) and s.outcome in (None, outcome)
+               for s in selections):
+            if bound and stream_id_key(entry_id) < stream_id_key(bound):
+                deletable.append(entry_id)
+            else:
+                kept += 1
+    return deletable, kept
 
 
 def preview_purge(selections: list[Selection]) -> PurgePreview:
@@ -169,11 +161,7 @@ def apply_purge(preview: PurgePreview) -> dict:
         ch.command(f"DELETE FROM {{db}}.jobs_archive WHERE {where}", tag="purge", parameters=params)
     if preview.cold.get("records"):
         maintenance.delete_where(_iceberg(preview.selections))
-    deleted = 0
-    if preview.redis_ids:
-        r = streams.connection()
-        stream = streams.StreamConfig.from_settings().stream
-        for start in range(0, len(preview.redis_ids), 1000):
-            deleted += r.xdel(stream, *preview.redis_ids[start:start + 1000])
+    deleted = streams.delete_entries(streams.connection(), streams.StreamConfig.from_settings().stream,
+                                     preview.redis_ids)
     return {"records": preview.records, "warm_records": preview.warm.get("records", 0),
             "cold_records": preview.cold.get("records", 0), "redis_entries": deleted}

@@ -19,7 +19,6 @@ from apps.retention.resolution import PolicyBook
 from apps.stream import client as streams
 from apps.stream.client import stream_id_key
 
-_SCAN_CHUNK = 5000
 
 
 @dataclass
@@ -77,15 +76,15 @@ def plan_trim(book: PolicyBook, as_of: datetime, stream: str | None = None) -> T
         return horizons[hours]
 
     # XTRIM MINID drops ids below it: the first id above the horizon, but never above the bound.
-    longest = horizon(book.longest_redis_hours())
+    longest = horizon(max(book.redis_hours_values()))
     if longest is not None:
         plan.minid = min(_next_id(longest), bound, key=stream_id_key)
-        plan.trim_entries = _count_below(r, stream, plan.minid)
+        plan.trim_entries = sum(1 for _ in streams.scan_range(r, stream, "-", f"({plan.minid}"))
     # Shorter retentions: scan from the trim point up to the most distant short horizon.
-    reach = max((h for h in (horizon(hours) for hours in _all_hours(book)) if h), key=stream_id_key, default=None)
+    reach = max((h for h in map(horizon, book.redis_hours_values()) if h), key=stream_id_key, default=None)
     if reach is not None:
         start = plan.minid or "-"
-        for entry_id, queue, outcome in _scan(r, stream, start, reach):
+        for entry_id, queue, outcome in scan_groups(r, stream, start, reach):
             own = horizon(book.for_pair(queue, outcome).redis_hours)
             if own is not None and stream_id_key(entry_id) <= stream_id_key(own) \
                     and stream_id_key(entry_id) < stream_id_key(bound):
@@ -93,37 +92,16 @@ def plan_trim(book: PolicyBook, as_of: datetime, stream: str | None = None) -> T
     return plan
 
 
-def _all_hours(book: PolicyBook) -> set[int]:
-    hours = {book.defaults["redis_hours"]}
-    hours.update(r.values["redis_hours"] for r in book.rules if r.values.get("redis_hours") is not None)
-    return hours
-
-
 def _next_id(entry_id: str) -> str:
     ms, seq = stream_id_key(entry_id)
     return f"{ms}-{seq + 1}"
 
 
-def _count_below(r: redis.Redis, stream: str, minid: str) -> int:
-    count, start = 0, "-"
-    while True:
-        chunk = r.xrange(stream, min=start, max=f"({minid}", count=_SCAN_CHUNK)
-        count += len(chunk)
-        if len(chunk) < _SCAN_CHUNK:
-            return count
-        start = f"({chunk[-1][0].decode()}"
-
-
-def _scan(r: redis.Redis, stream: str, start: str, end: str):
-    cursor = start
-    while True:
-        chunk = r.xrange(stream, min=cursor, max=end, count=_SCAN_CHUNK)
-        for raw_id, fields in chunk:
-            yield (raw_id.decode(), fields.get(b"queue", b"").decode(errors="replace"),
-                   fields.get(b"outcome", b"").decode(errors="replace"))
-        if len(chunk) < _SCAN_CHUNK:
-            return
-        cursor = f"({chunk[-1][0].decode()}"
+def scan_groups(r: redis.Redis, stream: str, start: str, end: str):
+    """(entry id, queue, outcome) of every entry in the range: what policies are resolved by."""
+    for entry_id, fields in streams.scan_range(r, stream, start, end):
+        yield (entry_id, fields.get(b"queue", b"").decode(errors="replace"),
+               fields.get(b"outcome", b"").decode(errors="replace"))
 
 
 def apply_trim(plan: TrimPlan) -> dict:
@@ -132,10 +110,9 @@ def apply_trim(plan: TrimPlan) -> dict:
     if plan.minid is None and not plan.delete_ids:
         return {"trimmed_entries": 0, "deleted_entries": 0}
     bound = safe_bound(r, plan.stream)
-    trimmed = deleted = 0
+    trimmed = 0
     if plan.minid and bound:
         trimmed = r.xtrim(plan.stream, minid=min(plan.minid, bound, key=stream_id_key), approximate=False)
     ids = [i for i in plan.delete_ids if bound and stream_id_key(i) < stream_id_key(bound)]
-    for start in range(0, len(ids), 1000):
-        deleted += r.xdel(plan.stream, *ids[start:start + 1000])
+    deleted = streams.delete_entries(r, plan.stream, ids)
     return {"trimmed_entries": trimmed, "deleted_entries": deleted}

@@ -116,8 +116,7 @@ class PolicyBook:
     def named_queues(self) -> set[str]:
         return {r.queue for r in self.rules if r.queue}
 
-    def longest_redis_hours(self) -> int:
-        """The stream is trimmed by id, so its horizon follows the longest Redis retention of any rule."""
-        hours = [self.defaults["redis_hours"]] + [r.values["redis_hours"] for r in self.rules
-                                                  if _is_set(r.values.get("redis_hours"))]
-        return max(hours)
+    def redis_hours_values(self) -> set[int]:
+        """Every Redis retention some rule (or the default) asks for; the stream is trimmed by id to the longest."""
+        return {self.defaults["redis_hours"]} | {
+            r.values["redis_hours"] for r in self.rules if _is_set(r.values.get("redis_hours"))}

@@ -146,6 +146,26 @@ def group_state(r: redis.Redis, cfg: StreamConfig) -> GroupState:
     return GroupState(length=length, lag=lag, pending=pending, oldest_unexported_id=oldest, dead_letters=dead)
 
 
+def scan_range(r: redis.Redis, stream: str, start: str, end: str, chunk: int = 5000):
+    """Every entry from `start` to `end` (XRANGE bounds, `(` for exclusive), read in chunks: (id, fields)."""
+    cursor = start
+    while True:
+        entries = r.xrange(stream, min=cursor, max=end, count=chunk)
+        for raw_id, fields in entries:
+            yield raw_id.decode(), fields
+        if len(entries) < chunk:
+            return
+        cursor = f"({entries[-1][0].decode()}"
+
+
+def delete_entries(r: redis.Redis, stream: str, ids: list[str]) -> int:
+    """XDEL in chunks; returns how many entries were there to delete."""
+    deleted = 0
+    for start in range(0, len(ids), 1000):
+        deleted += r.xdel(stream, *ids[start:start + 1000])
+    return deleted
+
+
 def stream_id_key(stream_id: str) -> tuple[int, int]:
     """Sort key of a stream entry id (`<ms>-<seq>`): ids compare as numbers, not as text."""
     ms, _, seq = stream_id.partition("-")

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
+import sys
+from pathlib import Path
 
 from django.core.management.base import CommandError
 
@@ -61,3 +64,11 @@ def user(username: str | None):
 def user_id(username: str | None) -> int | None:
     found = user(username)
     return found.pk if found else None
+
+
+def read_json(path: str):
+    """The JSON in file `path` ('-' = standard input); a clear CommandError when it cannot be read."""
+    try:
+        return json.loads(sys.stdin.read() if path == "-" else Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from None

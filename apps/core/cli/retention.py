@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import moment, user, user_id
+from apps.core.cli import moment, read_json, user, user_id
 
 def register(sub) -> None:
     run = sub.add_parser("run", help="apply the retention policies to every tier (or preview with --dry-run)")
@@ -14,7 +14,7 @@ def register(sub) -> None:
     run.add_argument("--as-of", type=moment, default=None, metavar="ISO-TIME",
                      help="evaluate the policies at this moment instead of now, e.g. 2027-03-01T00:00:00Z "
                           "(previews of the future; tests)")
-    run.add_argument("--steps", default=",".join(("purge", "tiering", "compaction", "cleanup", "trim")),
+    run.add_argument("--steps", default=None,
                      help="comma-separated subset of purge,tiering,compaction,cleanup,trim (default all)")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.set_defaults(handler=handle_run)
@@ -48,7 +48,7 @@ def handle_run(cmd, options):
     from apps.retention.tasks import retention_run
     from apps.warehouse.dispatch import run_on_warehouse
 
-    steps = [s.strip() for s in options["steps"].split(",") if s.strip()]
+    steps = [s.strip() for s in options["steps"].split(",") if s.strip()] if options["steps"] else None
     as_of = options["as_of"].isoformat() if options["as_of"] else None
     try:
         report = run_on_warehouse(retention_run, timeout=3600, dry_run=options["dry_run"], as_of=as_of,
@@ -89,8 +89,6 @@ def _print_report(cmd, report: dict, as_json: bool) -> None:
         cmd.stderr.write(f"ALERT: {alert}")
 
 def handle_policy(cmd, options):
-    import sys
-    from pathlib import Path
 
     from apps.retention import selectors, services
 
@@ -105,11 +103,7 @@ def handle_policy(cmd, options):
     elif options["action"] == "set":
         if not options["file"]:
             raise CommandError("set needs --file F (a JSON array, as `archive policy get` prints)")
-        try:
-            raw = sys.stdin.read() if options["file"] == "-" else Path(options["file"]).read_text()
-            items = json.loads(raw)
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"cannot read {options['file']}: {exc}") from None
+        items = read_json(options["file"])
         try:
             changes = services.policy_set(items=items, actor=user(options["by"]), dry_run=options["dry_run"])
         except services.PolicyFileError as exc:

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import os_user, table, user_id
+from apps.core.cli import os_user, read_json, table, user_id
 
 def register(sub) -> None:
     schema = sub.add_parser("schema", help="list, check or apply record schema versions (docs/stream-contract.md)")
@@ -21,8 +21,6 @@ def register(sub) -> None:
 
 
 def handle_schema(cmd, options):
-    import sys
-    from pathlib import Path
 
     from apps.schemas import registry, services
 
@@ -39,11 +37,7 @@ def handle_schema(cmd, options):
         return
     if not options["file"]:
         raise CommandError(f"{options['action']} needs --file F (a JSON version, see docs/stream-contract.md)")
-    try:
-        raw = sys.stdin.read() if options["file"] == "-" else Path(options["file"]).read_text()
-        spec = json.loads(raw)
-    except (OSError, ValueError) as exc:
-        raise CommandError(f"cannot read {options['file']}: {exc}") from None
+    spec = read_json(options["file"])
 
     check = services.schema_check(spec=spec)  # no warehouse needed: refuse before dispatching anything
     if not check.compatible:
