@@ -19,6 +19,7 @@ from pathlib import Path
 from django.conf import settings
 from django.test.utils import override_settings
 
+from apps.core import collector
 from apps.stream import client as streams
 from apps.stream.demo import generate
 
@@ -46,6 +47,12 @@ def raw_read_ack(r, stream: str, group: str, batch_size: int) -> tuple[int, floa
         r.xack(stream, group, *[entry_id for entry_id, _ in entries])
         done += len(entries)
     return done, time.perf_counter() - started
+
+
+def raw_read_ack_collector_paused(r, stream: str, group: str, batch_size: int) -> tuple[int, float]:
+    """The same loop with the cyclic garbage collector paused, as the exporter pauses it per batch."""
+    with collector.paused():
+        return raw_read_ack(r, stream, group, batch_size)
 
 
 def _raw_json_bytes(entries: list[dict[bytes, bytes]]) -> float:
@@ -104,7 +111,7 @@ def run_bench(*, records: int, log: Callable[[str], None] = print, batch_size: i
         raw_stream = f"{stream}:raw"
         log(f"generating {records} records")
         entries = generate(records, seed=2026, spread_ms=6 * 3_600_000)
-        for target in (f"{raw_stream}:before", stream, f"{raw_stream}:after"):
+        for target in (f"{raw_stream}:before", stream, f"{raw_stream}:after", f"{raw_stream}:paused"):
             _fill(r, target, entries)
         raw_json_bytes = _raw_json_bytes(entries)
         # The generated records live in Redis now; keeping millions of small objects here
@@ -123,6 +130,8 @@ def run_bench(*, records: int, log: Callable[[str], None] = print, batch_size: i
         pipeline_seconds = time.perf_counter() - started
         log("measuring the bare XREADGROUP+XACK loop again")
         raw_after = raw_read_ack(r, f"{raw_stream}:after", "bench", batch_size)
+        log("measuring the bare loop with the garbage collector paused, as the exporter runs")
+        paused_done, paused_seconds = raw_read_ack_collector_paused(r, f"{raw_stream}:paused", "bench", batch_size)
         if summary.records != records:
             raise RuntimeError(f"exported {summary.records} of {records} records: {summary.errors}")
 
@@ -143,6 +152,9 @@ def run_bench(*, records: int, log: Callable[[str], None] = print, batch_size: i
             "raw_read_ack_records_per_s": round(raw_rate),
             "raw_read_ack_before_after": [round(rate) for rate in raw_rates],
             "ratio": round(pipeline_rate / raw_rate, 3),
+            # Not asked for: the ceiling and ratio if the bare loop paused the collector too.
+            "raw_read_ack_collector_paused_records_per_s": round(paused_done / paused_seconds),
+            "ratio_to_collector_paused_loop": round(pipeline_rate * paused_seconds / paused_done, 3),
             "clickhouse_bytes_per_record": round(ch_bytes / records, 1),
             "parquet_bytes_per_record": round(parquet_bytes / records, 1),
             "raw_json_bytes_per_record": round(raw_json_bytes, 1),

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
-from apps.core import faults
+from apps.core import collector, faults
 from apps.exports.models import BatchState, DeadLetter, ExportBatch, ExportError
 from apps.exports.pipeline import ledger, sinks
 from apps.exports.pipeline.policy import Policies
@@ -108,6 +108,8 @@ class Exporter:
         # Batches this exporter holds; advisory locks are re-entrant within a session, so our own
         # batches must be told apart from other exporters' explicitly.
         self._mine: set = set()
+        self._held: tuple[ExportBatch, list[streams.Entry]] | None = None  # read ahead and recorded
+        self._claimed_at = 0.0
         streams.ensure_group(self.redis, self.cfg)
 
     # --- the loop -------------------------------------------------------------------------
@@ -125,6 +127,7 @@ class Exporter:
         horizon = None if follow else self._last_entry_id()
         wait_for_idle_until = None
         self.locks = ledger.BatchLocks()
+        self._ahead = streams.ReadAhead(self.redis, self.cfg, self.consumer)
 
         def finish(prepared: _Prepared) -> None:
             self._write(prepared)
@@ -136,15 +139,23 @@ class Exporter:
             while True:
                 if should_stop() or (max_seconds is not None and time.monotonic() - started > max_seconds):
                     summary.stopped_early = not follow
+                    if self._held is not None:  # read ahead and recorded: finished, not left behind
+                        (batch, entries), self._held = self._held, None
+                        try:
+                            finish(self._transform(batch, entries))
+                        except Exception as exc:  # recorded and released: the next run recovers it
+                            logger.exception("export failed while stopping; the batch will be retried")
+                            summary.errors.append(f"{type(exc).__name__}: {exc}"[:500])
                     break
                 try:
-                    recovered = 0
-                    for prepared in self.recover():
-                        finish(prepared)
-                        recovered += 1
-                    prepared = self.prepare_next(block=follow, drain=not follow, horizon=horizon)
-                    if prepared is not None:
-                        finish(prepared)
+                    with collector.paused():
+                        recovered = 0
+                        for prepared in self.recover():
+                            finish(prepared)
+                            recovered += 1
+                        prepared = self.prepare_next(block=follow, drain=not follow, horizon=horizon)
+                        if prepared is not None:
+                            finish(prepared)
                 except Exception as exc:  # the batch stays recorded and unacknowledged; it is retried
                     logger.exception("export failed; the batch will be retried")
                     summary.errors.append(f"{type(exc).__name__}: {exc}"[:500])
@@ -165,6 +176,10 @@ class Exporter:
                     break
                 time.sleep(min(0.25, self.claim_idle_ms / 4000))
         finally:
+            if self._held is not None:  # after a failure: recorded, and recoverable at once once unlocked
+                self._release(self._held[0])
+                self._held = None
+            self._ahead.close()
             self.locks.close()
         summary.seconds = time.monotonic() - started
         summary.stage_seconds = dict(self.stage_seconds)
@@ -210,11 +225,31 @@ class Exporter:
 
     # --- preparing a batch (reader side) --------------------------------------------------------
     def prepare_next(self, *, block: bool, drain: bool = False, horizon: str | None = None) -> _Prepared | None:
-        """Collect up to batch_size entries (idle claims first, then new ones), record and transform them.
+        """The next batch, recorded and transformed: the one read ahead if there is one, else up
+        to batch_size entries (idle claims first, then new ones).
 
         block: wait up to batch_seconds for new entries (follow mode). drain: read new entries
         only up to `horizon`, the last entry present when the drain started.
+
+        When the batch came back full, the read of the next one is sent before this one is
+        transformed and received after, so Redis builds that reply while this process works; it is
+        recorded at once, which keeps delivered-but-unrecorded entries as short-lived as before.
         """
+        if self._held is not None:
+            (batch, entries), self._held = self._held, None
+        else:
+            entries = self._collect(block=block, drain=drain, horizon=horizon)
+            if not entries:
+                return None
+            batch = self._record(entries)
+        reading_ahead = self._backlog(entries, drain, horizon) and self._send_ahead()
+        try:
+            return self._transform(batch, entries)
+        finally:
+            if reading_ahead:
+                self._held = self._receive_ahead()
+
+    def _collect(self, *, block: bool, drain: bool, horizon: str | None) -> list[streams.Entry]:
         with self._stage("claim"):
             entries = self._claim_orphans()
         claimed = len(entries)
@@ -232,10 +267,37 @@ class Exporter:
             if not new:
                 break
             entries.extend(new)
-        if not entries:
-            return None
         if claimed:  # new entries arrive in stream order; claimed older ones may not
             entries.sort(key=lambda e: stream_id_key(e[0]))
+        return entries
+
+    def _backlog(self, entries: list[streams.Entry], drain: bool, horizon: str | None) -> bool:
+        """Worth reading ahead: this batch is full and more is expected. Not for long, though: idle
+        entries of dead consumers are only claimed on the normal path, which must come round often."""
+        if len(entries) < self.batch_size or time.monotonic() - self._claimed_at > self.claim_idle_ms / 2000:
+            return False
+        return not drain or (horizon is not None and stream_id_key(entries[-1][0]) < stream_id_key(horizon))
+
+    def _send_ahead(self) -> bool:
+        try:
+            self._ahead.send(self.batch_size)
+            return True
+        except Exception:
+            logger.warning("could not read ahead; reading on without", exc_info=True)
+            return False
+
+    def _receive_ahead(self) -> tuple[ExportBatch, list[streams.Entry]] | None:
+        """The entries read ahead, recorded. A failure here is left to the normal path to meet
+        again; entries delivered but not recorded are claimed once idle, as after any failed read."""
+        try:
+            with self._stage("read"):
+                entries = self._ahead.receive()
+            return (self._record(entries), entries) if entries else None
+        except Exception:
+            logger.warning("reading ahead failed; its entries are claimed once idle", exc_info=True)
+            return None
+
+    def _record(self, entries: list[streams.Entry]) -> ExportBatch:
         with self._stage("ledger"):
             batch = ledger.record(
                 self.locks,
@@ -247,7 +309,7 @@ class Exporter:
             )
         self._mine.add(batch.id)
         faults.checkpoint("recorded")
-        return self._transform(batch, entries)
+        return batch
 
     def _transform(self, batch: ExportBatch, entries: list[streams.Entry], recovered: bool = False) -> _Prepared:
         try:
@@ -260,6 +322,7 @@ class Exporter:
 
     def _claim_orphans(self) -> list[streams.Entry]:
         """Entries another consumer received and left idle, that no recorded batch covers."""
+        self._claimed_at = time.monotonic()
         claimed = streams.claim_idle(self.redis, self.cfg, self.consumer, self.claim_idle_ms, self.batch_size)
         if not claimed:
             return []

@@ -66,13 +66,53 @@ def ensure_group(r: redis.Redis, cfg: StreamConfig) -> None:
             raise
 
 
-def read_new(r: redis.Redis, cfg: StreamConfig, consumer: str, count: int, block_ms: int | None) -> list[Entry]:
-    reply = r.xreadgroup(cfg.group, consumer, {cfg.stream: ">"}, count=count, block=block_ms)
+def _read_reply(reply) -> list[Entry]:
     if not reply:
         return []
     # RESP2 replies [[stream, entries]], RESP3 {stream: entries}.
     entries = reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))
     return _ids(entries)
+
+
+def read_new(r: redis.Redis, cfg: StreamConfig, consumer: str, count: int, block_ms: int | None) -> list[Entry]:
+    return _read_reply(r.xreadgroup(cfg.group, consumer, {cfg.stream: ">"}, count=count, block=block_ms))
+
+
+class ReadAhead:
+    """A non-blocking XREADGROUP sent now and received later, on a connection of its own, so Redis
+    builds the reply while the caller works on something else.
+
+    Redis delivers the entries (they become pending for `consumer`) when it runs the command, not
+    when they are received: a caller must receive promptly and always before closing.
+    """
+
+    def __init__(self, r: redis.Redis, cfg: StreamConfig, consumer: str) -> None:
+        self._pool = r.connection_pool
+        self._cfg = cfg
+        self._consumer = consumer
+        self._conn = None
+
+    def send(self, count: int) -> None:
+        if self._conn is None:
+            self._conn = self._pool.make_connection()
+        try:
+            self._conn.send_command("XREADGROUP", "GROUP", self._cfg.group, self._consumer,
+                                    "COUNT", count, "STREAMS", self._cfg.stream, ">")
+        except Exception:
+            self.close()
+            raise
+
+    def receive(self) -> list[Entry]:
+        try:
+            return _read_reply(self._conn.read_response())
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.disconnect()
+            self._conn = None
 
 
 def claim_idle(r: redis.Redis, cfg: StreamConfig, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hashlib import blake2b
+
 from apps.exports.pipeline.policy import PayloadPolicy, UniformPolicies
 from apps.exports.pipeline.transform import _row_path, transform
 from apps.records.schema import arrow_schema
@@ -29,11 +31,33 @@ def test_fast_and_row_paths_produce_identical_records(settings):
     policy = UniformPolicies(PayloadPolicy.from_settings())
 
     fast = transform(entries, policy)
-    records, dead = _row_path(entries, policy)
+    slow, dead = _row_path(entries, policy, arrow_schema())
 
     assert dead == [] and fast.dead == []
-    assert _sorted(fast.table).equals(_sorted(pa.Table.from_pylist(records, schema=arrow_schema())))
+    assert _sorted(fast.table).equals(_sorted(slow))
     rows = {r["stream_id"]: r for r in fast.table.to_pylist()}
     assert rows["1764000000000-7"]["priority"] == -3
     assert rows["1764000000000-11"]["queue"] == "reports"  # the last value of a repeated field counts
     assert sum(1 for r in rows.values() if r["payload_sample"]) > 100  # sampled, not all, not none
+
+
+def test_sampling_follows_the_payload_hash_and_keeps_every_failure(settings):
+    """The rule, restated one record at a time: keep a sample when the payload failed or when the
+    first 8 bytes of its BLAKE2b-128 digest, read big-endian, fall below rate x 2^64."""
+    settings.ARCHIVE_PAYLOAD_SAMPLE_RATE = 0.25
+    fields = generate(2000, seed=4)
+    entries = [(f"1764000000000-{i}", _flat(f)) for i, f in enumerate(fields)]
+    table = transform(entries, UniformPolicies(PayloadPolicy.from_settings())).table
+    rows = {r["stream_id"]: r for r in table.to_pylist()}
+
+    kept = failures_kept = 0
+    for i, f in enumerate(fields):
+        row = rows[f"1764000000000-{i}"]
+        digest = blake2b(f[b"payload"], digest_size=16).digest()
+        assert row["payload_hash"] == digest.hex()
+        failed = f[b"outcome"].decode() in ("failed", "timeout", "dead")
+        drawn = int.from_bytes(digest[:8], "big") < 0.25 * 2**64
+        assert bool(row["payload_sample"]) == (failed or drawn), row["job_id"]
+        kept += bool(row["payload_sample"])
+        failures_kept += failed
+    assert 0 < failures_kept < kept < len(fields)

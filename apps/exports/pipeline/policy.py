@@ -1,4 +1,6 @@
-"""Payload and error handling per policy: size always; hash, a redacted sample or the full payload as chosen."""
+"""Payload and error handling per policy: size always; hash, a redacted sample or the full payload as chosen.
+
+Policies are resolved per (queue, outcome); `payload_columns` applies them to whole columns."""
 
 from __future__ import annotations
 
@@ -7,12 +9,16 @@ from functools import cache, cached_property
 from hashlib import blake2b
 from typing import Protocol
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
 
 from apps.records.contract import FAILURE_OUTCOMES
 from apps.records.redaction import Redactor, patterns_spec
 
 _TWO_64 = 2**64
+_FAILURES = pa.array(sorted(FAILURE_OUTCOMES))
 NONE, HASH, SAMPLE, FULL = "none", "hash", "sample", "full"
 
 
@@ -57,7 +63,7 @@ class PayloadPolicy:
     def redactor(self) -> Redactor:
         return _redactor(self.redaction_extra)
 
-    @cached_property  # asked once per record; frozen dataclasses still allow this cache
+    @cached_property  # frozen dataclasses still allow this cache
     def sample_threshold(self) -> int:
         return int(min(max(self.sample_rate, 0.0), 1.0) * _TWO_64)
 
@@ -98,36 +104,92 @@ def payload_digest(payload: bytes) -> bytes:
     return blake2b(payload, digest_size=16).digest()
 
 
-def payload_sample(payload: bytes, digest: bytes, failed: bool, policy: PayloadPolicy) -> str:
-    """The redacted payload text to keep (a capped sample, or all of it), or "" when the policy keeps none.
+def _policy_groups(queues: pa.Array, outcomes: pa.Array, policies: Policies) -> tuple[np.ndarray, list[PayloadPolicy]]:
+    """Each row's policy as an index into a short list, resolved once per distinct (queue, outcome)."""
+    q = pc.dictionary_encode(queues)
+    o = pc.dictionary_encode(outcomes)
+    width = max(len(o.dictionary), 1)
+    pairs = q.indices.to_numpy(zero_copy_only=False).astype(np.int64) * width + o.indices.to_numpy(zero_copy_only=False)
+    distinct, inverse = np.unique(pairs, return_inverse=True)
+    queue_names, outcome_names = q.dictionary.to_pylist(), o.dictionary.to_pylist()
+    chosen: list[PayloadPolicy] = []
+    slot: dict[PayloadPolicy, int] = {}
+    per_pair = []
+    for pair in distinct.tolist():
+        policy = policies.payload(queue_names[pair // width], outcome_names[pair % width])
+        if policy not in slot:
+            slot[policy] = len(chosen)
+            chosen.append(policy)
+        per_pair.append(slot[policy])
+    return np.asarray(per_pair, dtype=np.int64)[inverse], chosen
 
-    Sampling is decided by the payload's hash, not by chance, so replaying a batch after a
-    crash produces exactly the same records. Redaction runs before truncation so a cut can
-    never leave half of an email or card number behind.
+
+def _scatter(values: list[str], rows: np.ndarray, n: int) -> pa.Array:
+    """A string column of n rows: values at `rows`, "" elsewhere."""
+    column = [""] * n
+    for row, value in zip(rows.tolist(), values):
+        column[row] = value
+    return pa.array(column, pa.string())
+
+
+def _hex_column(digests: bytes, count: int) -> pa.Array:
+    """32-character hex strings for `count` concatenated 16-byte digests, without a Python object per row."""
+    offsets = np.arange(0, 32 * count + 1, 32, dtype=np.int32)
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(digests.hex().encode()))
+
+
+def payload_columns(
+    queues: pa.Array, outcomes: pa.Array, payloads: pa.Array, messages: pa.Array, policies: Policies
+) -> dict[str, pa.Array]:
+    """payload_size, payload_hash, payload_sample and the redacted error_msg, each row as its
+    (queue, outcome)'s policy says. Column-wise: Python touches only the rows it must hash or redact.
+
+    Sampling is decided by the payload's hash, not by chance, so replaying a batch after a crash
+    produces exactly the same records; it is decided before redacting, since redaction is the
+    expensive part. Redaction runs before truncation so a cut can never leave half of an email or
+    card number behind.
     """
-    if policy.mode in (NONE, HASH) or len(payload) > policy.payload_max_bytes:
-        return ""
-    if policy.mode == FULL:
-        return policy.redactor.redact(payload.decode(errors="replace"))
-    chosen = (failed and policy.keep_failures) or int.from_bytes(digest[:8], "big") < policy.sample_threshold
-    if not chosen:  # decided before redacting: redaction is the expensive part
-        return ""
-    return truncate(policy.redactor.redact(payload.decode(errors="replace")), policy.sample_max_bytes)
+    n = len(payloads)
+    group_of_row, group_policies = _policy_groups(queues, outcomes, policies)
+    sizes = pc.fill_null(pc.binary_length(payloads), 0).cast(pa.int64())
+    size_of_row = sizes.to_numpy()
+    failed = pc.fill_null(pc.is_in(outcomes, _FAILURES), False).to_numpy(zero_copy_only=False)
 
+    hashing = np.array([policy.hashes for policy in group_policies], dtype=bool)[group_of_row] & (size_of_row > 0)
+    hashed_rows = np.flatnonzero(hashing)
+    hashed_payloads = payloads.take(pa.array(hashed_rows)).to_pylist()
+    digests = b"".join([payload_digest(p) for p in hashed_payloads])
+    position = np.full(n, -1, dtype=np.int64)
+    position[hashed_rows] = np.arange(len(hashed_rows))
+    payload_hash = pc.fill_null(_hex_column(digests, len(hashed_rows)).take(pa.array(position, mask=position < 0)), "")
 
-def redact_error(message: str, policy: PayloadPolicy) -> str:
-    return truncate(policy.redactor.redact(message), policy.error_msg_max_bytes) if message else ""
+    # The sampling draw: the digest's first 8 bytes as a big-endian number, below rate x 2^64.
+    draw = np.frombuffer(digests, dtype=">u8")[0::2]
+    hashed_groups = group_of_row[hashed_rows]
+    keep = np.zeros(len(hashed_rows), dtype=bool)
+    for index, policy in enumerate(group_policies):
+        mine = (hashed_groups == index) & (size_of_row[hashed_rows] <= policy.payload_max_bytes)
+        if policy.mode == FULL:
+            keep |= mine
+        elif policy.mode == SAMPLE:
+            threshold = policy.sample_threshold
+            drawn = draw < np.uint64(threshold) if threshold < _TWO_64 else np.ones_like(mine)
+            keep |= mine & (drawn | (failed[hashed_rows] & policy.keep_failures))
+    kept = np.flatnonzero(keep)
+    samples = []
+    for k in kept.tolist():
+        policy = group_policies[hashed_groups[k]]
+        text = policy.redactor.redact(hashed_payloads[k].decode(errors="replace"))
+        samples.append(text if policy.mode == FULL else truncate(text, policy.sample_max_bytes))
 
-
-def apply_payload_policy(record: dict, payload: bytes | None, policy: PayloadPolicy) -> None:
-    """Fill payload_size, payload_hash and payload_sample, and redact error_msg, in place (row path)."""
-    record["payload_size"] = len(payload) if payload else 0
-    if payload and policy.hashes:
-        digest = payload_digest(payload)
-        record["payload_hash"] = digest.hex()
-        failed = record["outcome"] in FAILURE_OUTCOMES
-        record["payload_sample"] = payload_sample(payload, digest, failed, policy)
-    else:
-        record["payload_hash"] = ""
-        record["payload_sample"] = ""
-    record["error_msg"] = redact_error(record["error_msg"], policy)
+    with_message = np.flatnonzero(pc.fill_null(pc.greater(pc.utf8_length(messages), 0), False).to_numpy(zero_copy_only=False))
+    errors = [
+        truncate(group_policies[group].redactor.redact(message), group_policies[group].error_msg_max_bytes)
+        for message, group in zip(messages.take(pa.array(with_message)).to_pylist(), group_of_row[with_message].tolist())
+    ]
+    return {
+        "payload_size": sizes,
+        "payload_hash": payload_hash,
+        "payload_sample": _scatter(samples, hashed_rows[kept], n),
+        "error_msg": _scatter(errors, with_message, n),
+    }

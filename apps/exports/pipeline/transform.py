@@ -19,16 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from apps.exports.pipeline.policy import (
-    PayloadPolicy,
-    Policies,
-    apply_payload_policy,
-    payload_digest,
-    payload_sample,
-    redact_error,
-)
+from apps.exports.pipeline.policy import Policies, payload_columns
 from apps.records.contract import (
-    FAILURE_OUTCOMES,
     ID_MAX_CHARS,
     OUTCOMES,
     SHORT_FIELDS,
@@ -40,7 +32,6 @@ from apps.records.schema import Column, LiveSchema, arrow_schema, live_schema
 from apps.schemas.registry import refresh_live_schema
 from apps.stream.client import Entry, fields_dict
 _OUTCOMES = pa.array(sorted(OUTCOMES))
-_FAILURES = pa.array(sorted(FAILURE_OUTCOMES))
 _MIN_MS, _MAX_MS = 946_684_800_000, 4_102_444_800_000  # 2000-01-01 .. 2100-01-01, as in the contract
 _TAGS_TYPE = pa.map_(pa.string(), pa.string())
 
@@ -154,18 +145,6 @@ def _tags(text: pa.Array) -> tuple[pa.Array, pa.Array]:
     return pa.array(parsed, _TAGS_TYPE).take(indices), pa.array(bad_values).take(indices)
 
 
-def _row_policies(queues: pa.Array, outcomes: pa.Array, policies: Policies) -> list[PayloadPolicy]:
-    """The payload policy of each row, resolved once per distinct (queue, outcome)."""
-    memo: dict[tuple[str, str], PayloadPolicy] = {}
-    result = []
-    for pair in zip(queues.to_pylist(), outcomes.to_pylist()):
-        policy = memo.get(pair)
-        if policy is None:
-            policy = memo[pair] = policies.payload(*pair)
-        result.append(policy)
-    return result
-
-
 def _versions(text: pa.Array, newest: int) -> tuple[pa.Array, pa.Array]:
     """Plain schema versions 1..newest (absent means 1); anything else is for the row path to accept or refuse."""
     digits = pc.fill_null(pc.utf8_is_digit(text), False)
@@ -249,30 +228,15 @@ def _fast_columns(entries: list[Entry], policies: Policies,
     flagged = _or(_or(flagged, bad), bad_tags)
     cols["stream_id"] = pa.array([sid for sid, _ in entries], pa.string())
 
-    # Payload: size for all; hash and sample (or full payload) as each queue and outcome's policy says.
-    payload_column = fields.column("payload")
-    payloads = payload_column.to_pylist()
-    cols["payload_size"] = pc.fill_null(pc.binary_length(payload_column), 0).cast(pa.int64())
-    row_policies = _row_policies(cols["queue"], cols["outcome"], policies)
-    digests = [payload_digest(p) if p and policy.hashes else None for p, policy in zip(payloads, row_policies)]
-    cols["payload_hash"] = pa.array([d.hex() if d else "" for d in digests], pa.string())
-    failures = pc.is_in(cols["outcome"], _FAILURES).to_pylist()
-    samples = [
-        payload_sample(payload, digest, failed, policy) if digest is not None else ""
-        for payload, digest, failed, policy in zip(payloads, digests, failures, row_policies)
-    ]
-    cols["payload_sample"] = pa.array(samples, pa.string())
-
     messages, bad = _strings(fields.column("error_msg"))
     flagged = _or(flagged, bad)
-    cols["error_msg"] = pa.array(
-        [redact_error(m, policy) if m else "" for m, policy in zip(messages.to_pylist(), row_policies)], pa.string()
-    )
+    cols.update(payload_columns(cols["queue"], cols["outcome"], fields.column("payload"), messages, policies))
     return cols, _or(flagged, pa.array(fields.repeated))
 
 
-def _row_path(entries: list[Entry], policies: Policies) -> tuple[list[dict], list[tuple[str, str, dict]]]:
-    records, dead = [], []
+def _row_path(entries: list[Entry], policies: Policies, schema: pa.Schema) -> tuple[pa.Table, list[tuple[str, str, dict]]]:
+    """The contract applied entry by entry: the accepted records as a table, and the dead letters."""
+    records, payloads, dead = [], [], []
     for stream_id, flat in entries:
         raw = fields_dict(flat)
         try:
@@ -280,9 +244,14 @@ def _row_path(entries: list[Entry], policies: Policies) -> tuple[list[dict], lis
         except ContractError as exc:
             dead.append((stream_id, str(exc), raw))
             continue
-        apply_payload_policy(record, payload, policies.payload(record["queue"], record["outcome"]))
         records.append(record)
-    return records, dead
+        payloads.append(payload)
+    table = pa.Table.from_pylist(records, schema=schema)
+    derived = payload_columns(table["queue"].combine_chunks(), table["outcome"].combine_chunks(),
+                              pa.array(payloads, pa.binary()), table["error_msg"].combine_chunks(), policies)
+    for name, values in derived.items():
+        table = table.set_column(schema.get_field_index(name), schema.field(name), values.cast(schema.field(name).type))
+    return table, dead
 
 
 def transform(entries: list[Entry], policies: Policies) -> Transformed:
@@ -306,10 +275,8 @@ def transform(entries: list[Entry], policies: Policies) -> Transformed:
     if flagged_rows:
         keep = pc.invert(flagged)
         fast = fast.filter(keep)
-        records, dead = _row_path([entries[i] for i in flagged_rows], policies)
-        if records:
-            slow = pa.Table.from_pylist(records, schema=schema)
-            fast = pa.concat_tables([fast, slow])
+        slow, dead = _row_path([entries[i] for i in flagged_rows], policies, schema)
+        fast = pa.concat_tables([fast, slow])
     # Sorted like the warm table's key: better compression in Parquet and a cheaper ClickHouse insert.
     order = pc.sort_indices(fast, sort_keys=[("queue", "ascending"), ("enqueue_time", "ascending"),
                                              ("stream_id", "ascending")])
