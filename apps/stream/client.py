@@ -94,24 +94,27 @@ class ReadAhead:
 
     def send(self, count: int) -> None:
         if self._conn is None:
-            self._conn = self._pool.make_connection()
+            self._conn = self._pool.get_connection()
         try:
             self._conn.send_command("XREADGROUP", "GROUP", self._cfg.group, self._consumer,
                                     "COUNT", count, "STREAMS", self._cfg.stream, ">")
         except Exception:
-            self.close()
+            self.close(broken=True)
             raise
 
     def receive(self) -> list[Entry]:
         try:
             return _read_reply(self._conn.read_response())
         except Exception:
-            self.close()
+            self.close(broken=True)
             raise
 
-    def close(self) -> None:
+    def close(self, *, broken: bool = False) -> None:
+        """Give the connection back to the pool (dropped first if a reply may be left on it)."""
         if self._conn is not None:
-            self._conn.disconnect()
+            if broken:
+                self._conn.disconnect()
+            self._pool.release(self._conn)
             self._conn = None
 
 

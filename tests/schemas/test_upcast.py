@@ -26,6 +26,10 @@ def _flat(fields: dict[bytes, bytes]) -> list[bytes]:
     return [part for item in fields.items() for part in item]
 
 
+def _by_stream_id(table: pa.Table) -> pa.Table:
+    return table.take(pc.sort_indices(table, sort_keys=[("stream_id", "ascending")]))
+
+
 def test_fast_and_row_paths_agree_on_mixed_versions(db, v2_spec):
     _record_v2(v2_spec)
     registry.refresh_live_schema(force=True)
@@ -43,14 +47,13 @@ def test_fast_and_row_paths_agree_on_mixed_versions(db, v2_spec):
     cols, flagged = _fast_columns(entries, policies, live_schema())
     assert pc.sum(flagged).as_py() == 1  # only the odd one: plain v2 rows stay on the fast path
     fast = transform(entries, policies)
-    records, dead = _row_path(entries, policies)
+    slow, dead = _row_path(entries, policies, arrow_schema())
 
     assert [reason for _, reason, _ in dead] == ["billed_units: 99999999999999999999 is out of range "
                                                  "-9223372036854775808..9223372036854775807"]
     assert fast.dead == dead and fast.records == 299
-    by_id = sorted(records, key=lambda r: r["stream_id"])
-    table = fast.table.take(pc.sort_indices(fast.table, sort_keys=[("stream_id", "ascending")]))
-    assert table.equals(pa.Table.from_pylist(by_id, schema=arrow_schema()))
+    table = _by_stream_id(fast.table)
+    assert table.equals(_by_stream_id(slow))
     rows = {r["stream_id"]: r for r in table.to_pylist()}
     assert rows["1764000000000-1"]["region"] == "eu-west-1" and rows["1764000000000-1"]["billed_units"] == 1
     assert rows["1764000000000-2"]["region"] == "unknown" and rows["1764000000000-2"]["billed_units"] is None
@@ -100,11 +103,11 @@ def test_every_kind_is_upcast_alike_on_both_paths(db):
 
     _, flagged = _fast_columns(entries, policies, live_schema())
     fast = transform(entries, policies)
-    records, dead = _row_path(entries, policies)
+    slow, dead = _row_path(entries, policies, arrow_schema())
 
     assert not pc.any(flagged).as_py() and dead == []
-    table = fast.table.take(pc.sort_indices(fast.table, sort_keys=[("stream_id", "ascending")]))
-    assert table.equals(pa.Table.from_pylist(records, schema=arrow_schema()))
+    table = _by_stream_id(fast.table)
+    assert table.equals(_by_stream_id(slow))
     names = [f["name"] for f in EVERY_KIND]
     rows = [{k: r[k] for k in names} for r in table.to_pylist()]
     defaults = {"note": "n/a", "zone": None, "cpu_ms": -1, "bytes_out": 0,
