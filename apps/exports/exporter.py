@@ -124,7 +124,12 @@ class Exporter:
         """Drain (default): everything present at start, then return. Follow: until should_stop()."""
         started = time.monotonic()
         summary = ExportSummary()
+        self._follow = follow
         horizon = None if follow else self._last_entry_id()
+        self._horizon_key = stream_id_key(horizon) if horizon else None
+        # Drain: new entries are read until a read reaches the horizon, the entry that was last
+        # when the drain started (an empty stream: nothing to read); later ones wait for the next run.
+        self._read_all = not follow and horizon is None
         wait_for_idle_until = None
         self.locks = ledger.BatchLocks()
         self._ahead = streams.ReadAhead(self.redis, self.cfg, self.consumer)
@@ -153,7 +158,7 @@ class Exporter:
                         for prepared in self.recover():
                             finish(prepared)
                             recovered += 1
-                        prepared = self.prepare_next(block=follow, drain=not follow, horizon=horizon)
+                        prepared = self.prepare_next()
                         if prepared is not None:
                             finish(prepared)
                 except Exception as exc:  # the batch stays recorded and unacknowledged; it is retried
@@ -224,12 +229,10 @@ class Exporter:
                 self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + time.perf_counter() - started
 
     # --- preparing a batch (reader side) --------------------------------------------------------
-    def prepare_next(self, *, block: bool, drain: bool = False, horizon: str | None = None) -> _Prepared | None:
+    def prepare_next(self) -> _Prepared | None:
         """The next batch, recorded and transformed: the one read ahead if there is one, else up
-        to batch_size entries (idle claims first, then new ones).
-
-        block: wait up to batch_seconds for new entries (follow mode). drain: read new entries
-        only up to `horizon`, the last entry present when the drain started.
+        to batch_size entries (idle claims first, then new ones; in follow mode waiting up to
+        batch_seconds for them).
 
         When the batch came back full, the read of the next one is sent before this one is
         transformed and received after, so Redis builds that reply while this process works; it is
@@ -238,45 +241,46 @@ class Exporter:
         if self._held is not None:
             (batch, entries), self._held = self._held, None
         else:
-            entries = self._collect(block=block, drain=drain, horizon=horizon)
+            entries = self._collect()
             if not entries:
                 return None
             batch = self._record(entries)
-        reading_ahead = self._backlog(entries, drain, horizon) and self._send_ahead()
+        reading_ahead = self._backlog(entries) and self._send_ahead()
         try:
             return self._transform(batch, entries)
         finally:
             if reading_ahead:
                 self._held = self._receive_ahead()
 
-    def _collect(self, *, block: bool, drain: bool, horizon: str | None) -> list[streams.Entry]:
+    def _collect(self) -> list[streams.Entry]:
         with self._stage("claim"):
             entries = self._claim_orphans()
         claimed = len(entries)
         deadline = time.monotonic() + self.batch_seconds
-        horizon_key = stream_id_key(horizon) if horizon else None
-        while len(entries) < self.batch_size:
-            if drain and (horizon_key is None or (entries and stream_id_key(entries[-1][0]) >= horizon_key)):
-                break
+        while len(entries) < self.batch_size and not self._read_all:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
-            if block and remaining_ms <= 0:
+            if self._follow and remaining_ms <= 0:
                 break
-            wait = remaining_ms if block else None
+            wait = remaining_ms if self._follow else None
             with self._stage("read"):
                 new = streams.read_new(self.redis, self.cfg, self.consumer, self.batch_size - len(entries), wait)
             if not new:
                 break
             entries.extend(new)
+            self._note_read(new)
         if claimed:  # new entries arrive in stream order; claimed older ones may not
             entries.sort(key=lambda e: stream_id_key(e[0]))
         return entries
 
-    def _backlog(self, entries: list[streams.Entry], drain: bool, horizon: str | None) -> bool:
+    def _note_read(self, new: list[streams.Entry]) -> None:
+        if not self._follow and stream_id_key(new[-1][0]) >= self._horizon_key:
+            self._read_all = True
+
+    def _backlog(self, entries: list[streams.Entry]) -> bool:
         """Worth reading ahead: this batch is full and more is expected. Not for long, though: idle
         entries of dead consumers are only claimed on the normal path, which must come round often."""
-        if len(entries) < self.batch_size or time.monotonic() - self._claimed_at > self.claim_idle_ms / 2000:
-            return False
-        return not drain or (horizon is not None and stream_id_key(entries[-1][0]) < stream_id_key(horizon))
+        return (len(entries) >= self.batch_size and not self._read_all
+                and time.monotonic() - self._claimed_at <= self.claim_idle_ms / 2000)
 
     def _send_ahead(self) -> bool:
         try:
@@ -292,7 +296,10 @@ class Exporter:
         try:
             with self._stage("read"):
                 entries = self._ahead.receive()
-            return (self._record(entries), entries) if entries else None
+            if not entries:
+                return None
+            self._note_read(entries)
+            return self._record(entries), entries
         except Exception:
             logger.warning("reading ahead failed; its entries are claimed once idle", exc_info=True)
             return None

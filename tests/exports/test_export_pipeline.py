@@ -119,3 +119,35 @@ def test_either_sink_can_be_disabled(archive, settings):
     assert archive.clickhouse_count() == 1
     assert archive.iceberg_rows().num_rows == 1
     assert pc.sum(pc.equal(archive.iceberg_rows().column("queue"), "emails")).as_py() in (0, 1)
+
+
+def test_a_drain_ends_at_the_entries_present_when_it_started(archive):
+    """A producer keeps appending while a drain runs: the drain still ends, having read up to the
+    entry that was last when it started (and at most one batch beyond it), not until the producer rests."""
+    import threading
+    import time
+
+    pipe = archive.redis.pipeline()
+    for fields in generate(300, seed=5):
+        pipe.xadd(archive.stream, fields)
+    pipe.execute()
+    drained = threading.Event()
+    more = iter(generate(5000, seed=6))
+
+    def produce():
+        deadline = time.monotonic() + 60
+        while not drained.is_set() and time.monotonic() < deadline:
+            archive.redis.xadd(archive.stream, next(more))
+            time.sleep(0.005)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    try:
+        summary = Exporter(batch_size=50).run()
+    finally:
+        drained.set()
+        producer.join()
+
+    assert 300 <= summary.records <= 350, summary.records
+    assert archive.redis.xlen(archive.stream) > summary.records  # the producer was still going
+    assert archive.clickhouse_count() == summary.records
