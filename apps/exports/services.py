@@ -40,6 +40,8 @@ def dead_letter_requeue(*, dead_letter: DeadLetter, actor) -> str | None:
 
     Returns the new stream id, or None if it had been re-queued already. The exporter checks
     the entry against the contract again; a still-broken entry comes back as a new dead letter.
+    The stream append is idempotent per dead letter: if recording it here fails afterwards, the
+    next attempt finds the entry already added and records that one instead of adding another.
     """
     with transaction.atomic():
         locked = DeadLetter.objects.select_for_update().get(pk=dead_letter.pk)
@@ -47,11 +49,9 @@ def dead_letter_requeue(*, dead_letter: DeadLetter, actor) -> str | None:
             return None
         validate_stream_fields(locked.fields)
         fields = {k: v for k, v in locked.fields.items() if k not in ("reason", "original_id")}
-        # XADD inside the transaction: if recording the re-queue fails afterwards, the row stays
-        # re-queueable and a second attempt could add the entry again (noted in docs/exporter.md).
-        entry_id = streams.connection().xadd(locked.stream, fields)
+        marker = f"{locked.stream}:requeued:{locked.pk}"
+        locked.requeued_as = streams.add_once(streams.connection(), locked.stream, marker, fields)
         locked.requeued_at = timezone.now()
-        locked.requeued_as = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
         locked.requeued_by = actor
         locked.save(update_fields=["requeued_at", "requeued_as", "requeued_by"])
         return locked.requeued_as

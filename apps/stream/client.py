@@ -151,6 +151,24 @@ def ack_with_dead_letters(
     pipe.execute()
 
 
+# XADD unless this marker key already holds the id of an earlier one; atomic inside Redis.
+_ADD_ONCE = """
+local earlier = redis.call('GET', KEYS[2])
+if earlier then return earlier end
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+redis.call('SET', KEYS[2], id, 'EX', ARGV[1])
+return id
+"""
+
+
+def add_once(r: redis.Redis, stream: str, marker: str, fields: dict, *, remember_s: int = 30 * 86400) -> str:
+    """Append `fields` to `stream` at most once per `marker` (for `remember_s`): a repeated call,
+    say after the caller failed to record the first, returns the first entry's id instead."""
+    flat = [part for item in fields.items() for part in item]
+    entry_id = r.eval(_ADD_ONCE, 2, stream, marker, remember_s, *flat)
+    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+
+
 @dataclass(frozen=True)
 class GroupState:
     length: int

@@ -53,3 +53,32 @@ def test_fixed_entry_is_requeued_once_and_archived(archive, admin_client_with_de
 
     entry = LogEntry.objects.get_for_object(dead_letter).filter(changes__icontains="outcome").first()
     assert entry is not None and entry.actor.username == "admin"
+
+
+def test_a_requeue_whose_record_failed_does_not_add_the_entry_twice(archive, admin_client_with_dead_letter):
+    """The stream append happens, then recording it in PostgreSQL fails (rolled back): the retry
+    records the entry that is already there instead of adding a second one."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from apps.exports.services import dead_letter_requeue
+
+    _, dead_letter = admin_client_with_dead_letter
+    DeadLetter.objects.filter(pk=dead_letter.pk).update(fields={**dead_letter.fields, "outcome": "success"})
+    actor = get_user_model().objects.get(username="admin")
+    before = archive.redis.xlen(archive.stream)
+
+    class RecordFailed(Exception):
+        pass
+
+    with pytest.raises(RecordFailed), transaction.atomic():
+        first_id = dead_letter_requeue(dead_letter=dead_letter, actor=actor)
+        raise RecordFailed  # the database write of the re-queue is lost
+    dead_letter.refresh_from_db()
+    assert dead_letter.requeued_at is None and archive.redis.xlen(archive.stream) == before + 1
+
+    second_id = dead_letter_requeue(dead_letter=dead_letter, actor=actor)
+    assert second_id == first_id
+    assert archive.redis.xlen(archive.stream) == before + 1
+    Exporter().run()
+    assert archive.clickhouse_count("job_id = 'j-9' AND outcome = 'success'") == 1
