@@ -161,5 +161,5 @@ def run_bench(*, records: int, log: Callable[[str], None] = print, batch_size: i
             "floor_bytes_per_record": round(FLOOR_BITS / 8, 1),
             "batch_size": batch_size,
             "parquet_files": files.num_rows,
-            "pipeline_stage_seconds": summary.stage_seconds,
+            "pipeline_stage_seconds": {stage: round(seconds, 3) for stage, seconds in summary.stage_seconds.items()},
         }
