@@ -10,7 +10,7 @@ by snapshot expiry and orphan removal, so the bytes are really gone), Redis entr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, Or
 
@@ -41,7 +41,7 @@ def _sql(selections: list[Selection]) -> tuple[str, dict]:
     clauses, params = [], {}
     for i, sel in enumerate(selections):
         parts = [f"enqueue_time < {{b{i}:DateTime64(6, 'UTC')}}"]
-        params[f"b{i}"] = sel.before.astimezone(timezone.utc).replace(tzinfo=None)
+        params[f"b{i}"] = ch.utc_naive(sel.before)
         if sel.queue is not None:
             parts.append(f"queue = {{q{i}:String}}")
             params[f"q{i}"] = sel.queue
@@ -99,7 +99,7 @@ def _warm_preview(where: str, params: dict) -> dict:
     return {
         "records": sum(per_day.values()),
         "partitions": len(per_day),
-        "bytes_estimate": int(sum(n * bytes_per_row.get(d.replace("-", ""), 0.0) for d, n in per_day.items())),
+        "bytes_estimate": int(sum(n * bytes_per_row.get(d, 0.0) for d, n in per_day.items())),
     }
 
 

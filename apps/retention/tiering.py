@@ -65,7 +65,7 @@ class TieringPlan:
         return {
             "groups": len(self.verified),
             "records": sum(m.warm_records for m in self.verified),
-            "warm_bytes_estimate": int(sum(m.warm_records * self.bytes_per_row.get(m.day.replace("-", ""), 0.0)
+            "warm_bytes_estimate": int(sum(m.warm_records * self.bytes_per_row.get(m.day, 0.0)
                                            for m in self.verified)),
             "days": len(days),
             "oldest_day": days[0] if days else None,
@@ -76,12 +76,17 @@ class TieringPlan:
 
 
 def warm_bytes_per_row() -> dict[str, float]:
-    """Compressed bytes per row of each warm day partition (partition id `YYYYMMDD` -> bytes/row)."""
+    """Compressed bytes per row of each warm day partition (ISO day `YYYY-MM-DD` -> bytes/row)."""
     rows = ch.query(
-        "SELECT partition_id, sum(bytes_on_disk), sum(rows) FROM system.parts WHERE database = {database:String} "
-        "AND table = 'jobs_archive' AND active GROUP BY partition_id",
+        "SELECT partition, sum(bytes_on_disk), sum(rows) FROM system.parts WHERE database = {database:String} "
+        "AND table = 'jobs_archive' AND active GROUP BY partition",
         tag="tiering", parameters={"database": ch.database()}).result_rows
-    return {pid: (b / r if r else 0.0) for pid, b, r in rows}
+    return {day: (b / r if r else 0.0) for day, b, r in rows}
+
+
+def _partition_id(day: str) -> str:
+    """The warm table's partition id of an ISO day (it is partitioned by toDate: `YYYYMMDD`)."""
+    return day.replace("-", "")
 
 
 def _rows(sql: str, **parameters) -> list[tuple]:
@@ -155,7 +160,7 @@ def plan_tiering(book: PolicyBook, as_of: datetime) -> TieringPlan:
 def _evict_day(day: str) -> None:
     """Every group of the day is served from the cold tier: drop the whole partition (no row rewrite)."""
     ch.command("ALTER TABLE {db}.jobs_archive DROP PARTITION ID {partition:String}", tag="tiering",
-               parameters={"partition": day.replace("-", "")})
+               parameters={"partition": _partition_id(day)})
 
 
 def _evict_group(move: GroupMove) -> None:
@@ -164,12 +169,8 @@ def _evict_group(move: GroupMove) -> None:
         "DELETE FROM {db}.jobs_archive IN PARTITION ID {partition:String} "
         "WHERE queue = {q:String} AND outcome = {o:String}",
         tag="tiering",
-        parameters={"partition": move.day.replace("-", ""), "q": move.queue, "o": move.outcome},
+        parameters={"partition": _partition_id(move.day), "q": move.queue, "o": move.outcome},
     )
-
-
-def _utc_naive(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
 
 
 def apply_tiering(plan: TieringPlan) -> dict:
@@ -188,7 +189,7 @@ def apply_tiering(plan: TieringPlan) -> dict:
             "effective_at": pa.array([wall + grace] * len(fresh), pa.timestamp("ms", tz="UTC")),
         }), tag="tiering")
     faults.checkpoint("tiering_marked")
-    effective = {k: _utc_naive(v[2]) for k, v in moved_groups().items()}
+    effective = {k: ch.utc_naive(v[2]) for k, v in moved_groups().items()}
     ready = [m for m in plan.verified if m.key in effective]
     # Rows of a group go one grace period after its marker took effect: no query routed there is still running.
     waiting = [m for m in ready if effective[m.key] + grace > wall]

@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 import clickhouse_connect
@@ -57,6 +58,11 @@ def get_client():
             client = clickhouse_connect.get_client(dsn=url, connect_timeout=5, send_receive_timeout=300)
         _local.client, _local.url = client, url
     return client
+
+
+def utc_naive(value: datetime) -> datetime:
+    """A moment as ClickHouse's DateTime parameters and results have it: UTC, without a zone."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
 
 
 def render(sql: str) -> str:
