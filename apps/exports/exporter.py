@@ -50,6 +50,9 @@ class ExportSummary:
     warnings: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
+    def add_error(self, exc: Exception) -> None:
+        self.errors.append(f"{type(exc).__name__}: {exc}"[:500])
+
     def add(self, batch: ExportBatch, recovered: bool = False) -> None:
         self.batches += 1
         self.records += batch.records
@@ -145,12 +148,12 @@ class Exporter:
                 if should_stop() or (max_seconds is not None and time.monotonic() - started > max_seconds):
                     summary.stopped_early = not follow
                     if self._held is not None:  # read ahead and recorded: finished, not left behind
-                        (batch, entries), self._held = self._held, None
+                        self._read_all = True  # and nothing more is read, not even ahead
                         try:
-                            finish(self._transform(batch, entries))
+                            finish(self.prepare_next())
                         except Exception as exc:  # recorded and released: the next run recovers it
                             logger.exception("export failed while stopping; the batch will be retried")
-                            summary.errors.append(f"{type(exc).__name__}: {exc}"[:500])
+                            summary.add_error(exc)
                     break
                 try:
                     with collector.paused():
@@ -163,7 +166,7 @@ class Exporter:
                             finish(prepared)
                 except Exception as exc:  # the batch stays recorded and unacknowledged; it is retried
                     logger.exception("export failed; the batch will be retried")
-                    summary.errors.append(f"{type(exc).__name__}: {exc}"[:500])
+                    summary.add_error(exc)
                     if not follow:
                         break
                     time.sleep(min(30.0, 2.0 ** min(len(summary.errors), 5)))

@@ -124,12 +124,11 @@ def _policy_groups(queues: pa.Array, outcomes: pa.Array, policies: Policies) -> 
     return np.asarray(per_pair, dtype=np.int64)[inverse], chosen
 
 
-def _scatter(values: list[str], rows: np.ndarray, n: int) -> pa.Array:
-    """A string column of n rows: values at `rows`, "" elsewhere."""
-    column = [""] * n
-    for row, value in zip(rows.tolist(), values):
-        column[row] = value
-    return pa.array(column, pa.string())
+def _scatter(values: pa.Array, rows: np.ndarray, n: int) -> pa.Array:
+    """A string column of n rows: values[i] at rows[i], "" elsewhere."""
+    position = np.full(n, -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    return pc.fill_null(values.take(pa.array(position, mask=position < 0)), "")
 
 
 def _hex_column(digests: bytes, count: int) -> pa.Array:
@@ -159,22 +158,20 @@ def payload_columns(
     hashed_rows = np.flatnonzero(hashing)
     hashed_payloads = payloads.take(pa.array(hashed_rows)).to_pylist()
     digests = b"".join([payload_digest(p) for p in hashed_payloads])
-    position = np.full(n, -1, dtype=np.int64)
-    position[hashed_rows] = np.arange(len(hashed_rows))
-    payload_hash = pc.fill_null(_hex_column(digests, len(hashed_rows)).take(pa.array(position, mask=position < 0)), "")
 
     # The sampling draw: the digest's first 8 bytes as a big-endian number, below rate x 2^64.
     draw = np.frombuffer(digests, dtype=">u8")[0::2]
     hashed_groups = group_of_row[hashed_rows]
+    hashed_sizes, hashed_failed = size_of_row[hashed_rows], failed[hashed_rows]
     keep = np.zeros(len(hashed_rows), dtype=bool)
     for index, policy in enumerate(group_policies):
-        mine = (hashed_groups == index) & (size_of_row[hashed_rows] <= policy.payload_max_bytes)
+        mine = (hashed_groups == index) & (hashed_sizes <= policy.payload_max_bytes)
         if policy.mode == FULL:
             keep |= mine
         elif policy.mode == SAMPLE:
             threshold = policy.sample_threshold
             drawn = draw < np.uint64(threshold) if threshold < _TWO_64 else np.ones_like(mine)
-            keep |= mine & (drawn | (failed[hashed_rows] & policy.keep_failures))
+            keep |= mine & (drawn | (hashed_failed & policy.keep_failures))
     kept = np.flatnonzero(keep)
     samples = []
     for k in kept.tolist():
@@ -189,7 +186,7 @@ def payload_columns(
     ]
     return {
         "payload_size": sizes,
-        "payload_hash": payload_hash,
-        "payload_sample": _scatter(samples, hashed_rows[kept], n),
-        "error_msg": _scatter(errors, with_message, n),
+        "payload_hash": _scatter(_hex_column(digests, len(hashed_rows)), hashed_rows, n),
+        "payload_sample": _scatter(pa.array(samples, pa.string()), hashed_rows[kept], n),
+        "error_msg": _scatter(pa.array(errors, pa.string()), with_message, n),
     }
