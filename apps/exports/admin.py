@@ -3,27 +3,19 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from apps.core.admin import ReadOnlyModelAdmin
 from apps.exports import services
 from apps.exports.models import DeadLetter, ExportBatch, ExportError
 
 
 @admin.register(ExportBatch)
-class ExportBatchAdmin(admin.ModelAdmin):
+class ExportBatchAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "created_at", "state", "entry_count", "records", "dead_letters", "first_id", "last_id",
                     "attempts", "consumer")
     list_filter = ("state", "stream")
     search_fields = ("id", "first_id", "last_id", "consumer")
     date_hierarchy = "created_at"
     exclude = ("entry_id_text",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ExportError)

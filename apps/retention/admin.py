@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from apps.core.admin import ReadOnlyModelAdmin
 from apps.core.durations import DurationError, parse_duration
 from apps.records.contract import OUTCOMES
 from apps.retention import selectors
@@ -69,7 +70,7 @@ class PurgeForm(forms.Form):
 
 
 @admin.register(RetentionRun)
-class RetentionRunAdmin(admin.ModelAdmin):
+class RetentionRunAdmin(ReadOnlyModelAdmin):  # the audit trail of destructive runs stays
     list_display = ("started_at", "kind", "dry_run", "state", "as_of", "requested_by", "summary", "alert_count")
     list_filter = ("kind", "state", "dry_run")
     date_hierarchy = "started_at"
@@ -77,15 +78,6 @@ class RetentionRunAdmin(admin.ModelAdmin):
                        "result_pretty", "alerts", "error", "started_at", "finished_at")
     exclude = ("plan", "result")
     change_list_template = "admin/retention/run_change_list.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the audit trail of destructive runs stays
 
     @admin.display(description="what")
     def summary(self, obj: RetentionRun) -> str:
