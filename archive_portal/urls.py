@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from apps.exports.views import health
+from apps.operations.views import health
 
 admin.site.site_header = "Archive Portal administration"
 admin.site.site_title = "Archive Portal"

@@ -6,3 +6,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "archive_portal.settings.local")
 application = get_wsgi_application()
+
+from apps.warehouse.client import forbid_in_this_process  # noqa: E402  (apps are loaded now)
+
+# Pages and the admin submit warehouse work to the worker that owns it; this process never opens it.
+forbid_in_this_process("the web process")

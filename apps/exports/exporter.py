@@ -1,8 +1,9 @@
 """The exporter: reads the stream in batches and lands each batch exactly once in every sink.
 
-Per batch: read -> record in the ledger (locked) -> transform -> write ClickHouse -> write
-Iceberg -> dead-letter + XACK in one Redis MULTI -> mark acknowledged. Each step is idempotent
-and recorded, so a crash anywhere is repaired by replaying the recorded batch as it was.
+Per batch: read -> record in the ledger (locked) -> claim its records' keys while transforming
+(duplicates of archived records are dropped) -> write ClickHouse -> write Iceberg -> dead-letter
++ XACK in one atomic Redis script -> mark acknowledged. Each step is idempotent and recorded, so
+a crash anywhere is repaired by replaying the recorded batch as it was.
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 from django.db import transaction
 
 from apps.core import collector, faults
 from apps.exports.models import BatchState, DeadLetter, ExportBatch, ExportError
-from apps.exports.pipeline import ledger, sinks
+from apps.exports.pipeline import dedup, ledger, sinks
 from apps.exports.pipeline.policy import Policies
-from apps.exports.pipeline.transform import Transformed, transform
+from apps.exports.pipeline.transform import Transformed, entry_fields, transform
 from apps.retention.selectors import export_policies
 from apps.stream import client as streams
 from apps.stream.client import stream_id_key
@@ -43,6 +44,7 @@ class ExportSummary:
     batches: int = 0
     records: int = 0
     dead_letters: int = 0
+    duplicates: int = 0
     recovered_batches: int = 0
     seconds: float = 0.0
     stopped_early: bool = False
@@ -57,6 +59,7 @@ class ExportSummary:
         self.batches += 1
         self.records += batch.records
         self.dead_letters += batch.dead_letters
+        self.duplicates += batch.duplicates
         self.recovered_batches += int(recovered)
 
     def as_dict(self) -> dict:
@@ -64,6 +67,7 @@ class ExportSummary:
             "batches": self.batches,
             "records": self.records,
             "dead_letters": self.dead_letters,
+            "duplicates": self.duplicates,
             "recovered_batches": self.recovered_batches,
             "seconds": round(self.seconds, 3),
             "stopped_early": self.stopped_early,
@@ -135,6 +139,7 @@ class Exporter:
         self._read_all = not follow and horizon is None
         wait_for_idle_until = None
         self.locks = ledger.BatchLocks()
+        self.claims = dedup.KeyClaims()
         self._ahead = streams.ReadAhead(self.redis, self.cfg, self.consumer)
 
         def finish(prepared: _Prepared) -> None:
@@ -188,6 +193,7 @@ class Exporter:
                 self._release(self._held[0])
                 self._held = None
             self._ahead.close()
+            self.claims.close()
             self.locks.close()
         summary.seconds = time.monotonic() - started
         summary.stage_seconds = dict(self.stage_seconds)
@@ -322,13 +328,48 @@ class Exporter:
         return batch
 
     def _transform(self, batch: ExportBatch, entries: list[streams.Entry], recovered: bool = False) -> _Prepared:
+        """Transform the batch while PostgreSQL claims its records' keys, then drop the duplicates."""
         try:
             with self._stage("transform"):
-                result = transform(entries, self.policies or export_policies())
+                fields = entry_fields(entries)
+            with self._stage("dedup"):  # what this stage adds to the transform: the keys, the wait for them
+                entry_keys = dedup.raw_keys(fields.column("job_id"), fields.column("retries"))
+                claimed = set(entry_keys)
+                claimed.discard(None)
+                expires = dedup.expires_on(fields.column("enqueue_time"))
+                claim = self.claims.claim_soon(batch.id, list(claimed), expires)
+            try:
+                with self._stage("transform"):
+                    result = transform(entries, self.policies or export_policies(), fields)
+            finally:
+                with self._stage("dedup"):
+                    foreign = claim.result()  # always joined: the claim session is used one call at a time
+            with self._stage("dedup"):
+                result = self._deduplicate(batch, result, entry_keys, claimed, foreign, expires)
         except Exception:
             self._release(batch)
             raise
         return _Prepared(batch=batch, entries=entries, result=result, recovered=recovered)
+
+    def _deduplicate(self, batch: ExportBatch, result: Transformed, entry_keys: list, claimed: set[bytes],
+                     foreign: set[bytes], expires) -> Transformed:
+        """Keep the rows whose keys this batch owns, the first of each key; give back unused claims.
+
+        `claimed`: keys claimed from the raw fields; `foreign`: those of them another batch owns.
+        """
+        keys = dedup.row_keys(result.table, result.entry_index, entry_keys)
+        kept = set(keys)
+        late = list(kept - claimed)  # spellings only the row path accepts
+        if late:
+            foreign = foreign | self.claims.claim(batch.id, late, expires)
+        # Entries claimed from their raw fields that the contract then refused: not records.
+        unused = claimed - kept
+        if unused:
+            self.claims.release(batch.id, list(unused - foreign))
+        keep, duplicates = dedup.decide(keys, result.table, foreign, distinct=len(kept))
+        if keep is None:
+            return result
+        return replace(result, table=result.table.take(keep), duplicates=duplicates)
 
     def _claim_orphans(self) -> list[streams.Entry]:
         """Entries another consumer received and left idle, that no recorded batch covers."""
@@ -372,9 +413,10 @@ class Exporter:
 
     def _write_and_ack(self, prepared: _Prepared) -> None:
         """`entries` are exactly the batch's entries still pending for us: after a crash that
-        followed the acknowledgement they are none, since dead letters and XACK go in one MULTI."""
+        followed the acknowledgement they are none, since dead letters and XACK go in one atomic script."""
         batch, entries, result = prepared.batch, prepared.entries, prepared.result
         batch_key = str(batch.id)
+        again = self._dead_letters_seen_before(batch, result)
         if batch.state == BatchState.RECORDED:
             if len(entries) < batch.entry_count:
                 # Only possible if someone deleted or trimmed entries that were still pending.
@@ -382,7 +424,8 @@ class Exporter:
                     batch=batch, stage="read",
                     message=f"{batch.entry_count - len(entries)} entries left the stream before they were exported",
                 )
-            ledger.mark(batch, records=result.records, dead_letters=len(result.dead), arrow_bytes=result.table.nbytes)
+            ledger.mark(batch, records=result.records, dead_letters=len(result.dead), duplicates=result.duplicates,
+                        arrow_bytes=result.table.nbytes)
             to_clickhouse = result.records and sinks.CLICKHOUSE in batch.sinks and batch.clickhouse_at is None
             to_iceberg = result.records and sinks.ICEBERG in batch.sinks and batch.iceberg_at is None
             # The ClickHouse insert runs in chDB's C++ code, outside the GIL, so it overlaps the
@@ -410,9 +453,19 @@ class Exporter:
                     ],
                     ignore_conflicts=True,
                 )
-                ledger.mark(batch, state=BatchState.WRITTEN)
+                ledger.mark(batch, state=BatchState.WRITTEN, dead_letters=batch.dead_letters - len(again),
+                            duplicates=batch.duplicates + len(again))
         if entries:
+            self.locks.ensure_held(batch.id)  # a lost lock session: another exporter may be finishing it
+            dead = [d for d in result.dead if d[0] not in again]
             with self._stage("acknowledge"):
-                streams.ack_with_dead_letters(self.redis, self.cfg, [e[0] for e in entries], result.dead)
+                streams.ack_batch(self.redis, self.cfg, str(batch.id), [e[0] for e in entries], dead)
             faults.checkpoint("acknowledged")
-        ledger.mark(batch, state=BatchState.ACKNOWLEDGED, acknowledged_at=ledger.now())
+        ledger.acknowledge(batch)
+
+    def _dead_letters_seen_before(self, batch: ExportBatch, result: Transformed) -> set[str]:
+        """Entries of this batch dead-lettered by an earlier batch (a re-delivery): not again."""
+        if not result.dead:
+            return set()
+        return set(DeadLetter.objects.filter(stream=self.cfg.stream, entry_id__in=[d[0] for d in result.dead])
+                   .exclude(batch=batch).values_list("entry_id", flat=True))

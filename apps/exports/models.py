@@ -44,6 +44,9 @@ class ExportBatch(models.Model):
     state = models.CharField(max_length=24, choices=BatchState.choices, default=BatchState.RECORDED)
     records = models.PositiveIntegerField(default=0, help_text="Valid records written")
     dead_letters = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(
+        default=0, help_text="Entries dropped because their record (job_id, retries) was archived already, or "
+        "their dead letter recorded already")
     arrow_bytes = models.BigIntegerField(default=0, help_text="Size of the in-memory batch")
     attempts = models.PositiveIntegerField(default=1, help_text="1 + number of recoveries")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -89,7 +92,9 @@ class DeadLetter(models.Model):
         validators=[validate_stream_fields],
         help_text="The entry's fields as sent, all values strings. Correct them, save, then re-queue.",
     )
-    batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="dead_letter_entries")
+    # Batch rows are pruned after a while (docs/exporter.md); the dead letter outlives its batch.
+    batch = models.ForeignKey(ExportBatch, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="dead_letter_entries")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     requeued_at = models.DateTimeField(null=True, blank=True)
     requeued_as = models.CharField(max_length=40, blank=True)
@@ -98,9 +103,49 @@ class DeadLetter(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["stream", "entry_id"], name="dead_letter_once_per_entry")]
+        # The status page counts the dead letters waiting for a fix.
+        indexes = [models.Index(fields=["stream"], condition=models.Q(requeued_at__isnull=True),
+                                name="dead_letter_waiting")]
 
     def __str__(self) -> str:
         return f"{self.entry_id}: {self.reason[:80]}"
+
+
+class RecordKey(models.Model):
+    """One archived record, named by a hash of (job_id, retries): the record-level exactly-once.
+
+    A batch claims the keys of its records before writing them (`apps.exports.pipeline.dedup`);
+    a record whose key another batch claimed is a duplicate and is dropped. The key is a
+    BLAKE2b-128 digest, never the job id itself. `batch` is empty for a key whose record was
+    purged: such a record is never archived again while its key is kept (see `expires_on`).
+    """
+
+    key = models.UUIDField(primary_key=True, help_text="BLAKE2b-128 of job_id and retries")
+    batch = models.UUIDField(null=True, blank=True, help_text="Batch that archived the record; empty: purged")
+    expires_on = models.DateField(db_index=True, help_text="Forgotten after this day (ARCHIVE_DEDUP_WINDOW)")
+
+    class Meta:
+        verbose_name = "archived record key"
+
+
+class ExportDay(models.Model):
+    """Daily totals of acknowledged batches, kept after the batch rows themselves are pruned."""
+
+    stream = models.CharField(max_length=200)
+    day = models.DateField(help_text="UTC day the batches were acknowledged")
+    batches = models.PositiveIntegerField(default=0)
+    records = models.PositiveBigIntegerField(default=0)
+    clickhouse_records = models.PositiveBigIntegerField(default=0)
+    iceberg_records = models.PositiveBigIntegerField(default=0)
+    dead_letters = models.PositiveBigIntegerField(default=0)
+    duplicates = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["stream", "day"], name="one_export_day_per_stream")]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.records} records"
 
 
 # Who changed a dead letter's fields before re-queuing it, and when, with the diff.

@@ -1,11 +1,10 @@
-"""Export status page (login required) and the JSON health endpoint."""
+"""Export status page and its JSON (login required)."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from apps.core.health import health_report
 from apps.exports.selectors import export_status
 
 
@@ -19,10 +18,3 @@ def status(request):
 @login_required
 def status_json(request):
     return JsonResponse(export_status().as_dict())
-
-
-@require_GET
-def health(request):
-    """Unauthenticated liveness for load balancers: only up/down per component, no details."""
-    report = health_report()
-    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)

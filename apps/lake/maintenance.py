@@ -108,14 +108,17 @@ def compact_day(day: date) -> Compacted | None:
 
 def expire_snapshots(older_than: datetime) -> int:
     """Drop snapshots older than this (never the current one); returns how many went."""
-    table = load_table()
     cutoff_ms = int(older_than.timestamp() * 1000)
-    current = table.current_snapshot()
-    old = [s.snapshot_id for s in table.snapshots()
-           if s.timestamp_ms < cutoff_ms and (current is None or s.snapshot_id != current.snapshot_id)]
-    if old:
-        table.maintenance.expire_snapshots().by_ids(old).commit()
-    return len(old)
+
+    def action(table: Table) -> int:
+        current = table.current_snapshot()
+        old = [s.snapshot_id for s in table.snapshots()
+               if s.timestamp_ms < cutoff_ms and (current is None or s.snapshot_id != current.snapshot_id)]
+        if old:
+            table.maintenance.expire_snapshots().by_ids(old).commit()
+        return len(old)
+
+    return with_commit_retries(action, "snapshot expiry")
 
 
 def _referenced(table: Table) -> set[str]:

@@ -40,7 +40,8 @@ class S3Config:
         return f"https://{bucket}.s3.{self.region}.amazonaws.com/{key}"
 
 
-def client(cfg: S3Config | None = None):
+def client(cfg: S3Config | None = None, *, attempts: int = 3):
+    """A client on `cfg`; `attempts` counts every try of a request, the first included."""
     cfg = cfg or S3Config.from_settings()
     return boto3.client(
         "s3",
@@ -51,7 +52,7 @@ def client(cfg: S3Config | None = None):
         config=Config(
             connect_timeout=cfg.connect_timeout,
             read_timeout=cfg.read_timeout,
-            retries={"max_attempts": 2, "mode": "standard"},
+            retries={"total_max_attempts": attempts, "mode": "standard"},
             s3={"addressing_style": "path"},
         ),
     )

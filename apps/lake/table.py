@@ -23,6 +23,10 @@ from apps.records.schema import TIME_PARTITION_COLUMN, iceberg_schema
 
 logger = logging.getLogger(__name__)
 BATCH_PROPERTY = "archive.batch-id"
+# pyiceberg retries a commit that lost a race by re-applying it to the new table state, without
+# the caller's checks: an append would land twice if the winner had committed the same batch.
+# Its retries are off; `with_commit_retries` retries the whole action, checks included.
+_OWN_RETRIES_ONLY = {"commit.retry.num-retries": "0"}
 
 
 def identifier() -> tuple[str, str]:
@@ -45,7 +49,7 @@ def ensure_table() -> Table:
         SortField(source_id=schema.find_field("queue").field_id, transform=IdentityTransform()),
         SortField(source_id=time_field.field_id, transform=IdentityTransform()),
     )
-    return catalog.create_table_if_not_exists(
+    table = catalog.create_table_if_not_exists(
         (namespace, name),
         schema=schema,
         partition_spec=spec,
@@ -59,8 +63,19 @@ def ensure_table() -> Table:
             # Every append writes a new metadata file; keep the last 20, not all of them.
             "write.metadata.delete-after-commit.enabled": "true",
             "write.metadata.previous-versions-max": "20",
+            **_OWN_RETRIES_ONLY,
         },
     )
+    return _with_own_retries_only(table)
+
+
+def _with_own_retries_only(table: Table) -> Table:
+    """Tables created before pyiceberg's own retries were turned off get the property (one commit)."""
+    if all(table.properties.get(k) == v for k, v in _OWN_RETRIES_ONLY.items()):
+        return table
+    with table.transaction() as transaction:
+        transaction.set_properties(_OWN_RETRIES_ONLY)
+    return load_table()
 
 
 def load_table() -> Table:
@@ -103,10 +118,14 @@ def with_commit_retries(action: Callable[[Table], T], what: str) -> T:
 def append_batch(data: pa.Table, batch_id: str) -> bool:
     """Append once per batch id: a replay after a crash finds the committed snapshot and skips.
 
-    Returns False when the batch was already committed (also when found so after a lost race).
+    The check and the append are one step: the commit requires the table to be exactly as it was
+    checked (Iceberg's compare-and-swap on the current snapshot), and a commit that lost a race is
+    retried from the check. So two exporters on one batch (a lock session that died under one of
+    them) append it once. Returns False when the batch was already committed.
     """
 
     def action(table: Table) -> bool:
+        table = _with_own_retries_only(table)
         if committed_batch_ids(table, {batch_id}):
             return False
         table.append(data, snapshot_properties={BATCH_PROPERTY: batch_id})

@@ -1,7 +1,8 @@
 """One retention run: plan every step from the same state, then (unless a dry run) act on exactly that plan.
 
 Steps, in the order they act: purge by policy (cold-tier age and count caps), warm-to-cold
-tiering, compaction of closed days, snapshot expiry with orphan-file removal, Redis trimming.
+tiering, compaction of closed days, snapshot expiry with orphan-file removal, Redis trimming,
+and bookkeeping (the export ledger's rows kept only as long as they serve).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from apps.exports.models import BatchState, ExportBatch
 from apps.core import faults
 from apps.lake import maintenance
 from apps.lake.table import load_table
-from apps.retention import purge, redis_trim, tiering
+from apps.retention import bookkeeping, purge, redis_trim, tiering
 from apps.retention.resolution import PolicyBook
 from apps.warehouse import client as ch
 
-STEPS = ("purge", "tiering", "compaction", "cleanup", "trim")
+STEPS = ("purge", "tiering", "compaction", "cleanup", "trim", "bookkeeping")
 
 
 def _pairs() -> list[tuple[str, str]]:
@@ -82,6 +83,7 @@ class RunPlan:
     tiering: tiering.TieringPlan | None = None
     compaction: list[dict] | None = None
     trim: redis_trim.TrimPlan | None = None
+    bookkeeping: bookkeeping.BookkeepingPlan | None = None
 
     def as_dict(self) -> dict:
         out: dict = {"as_of": self.as_of.isoformat(), "steps": list(self.steps)}
@@ -94,6 +96,8 @@ class RunPlan:
                                  "per_day": self.compaction}
         if self.trim is not None:
             out["trim"] = self.trim.summary()
+        if self.bookkeeping is not None:
+            out["bookkeeping"] = self.bookkeeping.summary()
         return out
 
     @property
@@ -113,6 +117,8 @@ def plan_run(book: PolicyBook, as_of: datetime, steps: tuple[str, ...] = STEPS) 
         plan.compaction = _compaction_plan(as_of, plan.purge.emptied_days if plan.purge else set())
     if "trim" in steps:
         plan.trim = redis_trim.plan_trim(book, as_of)
+    if "bookkeeping" in steps:
+        plan.bookkeeping = bookkeeping.plan_bookkeeping(book, as_of)
     return plan
 
 
@@ -140,4 +146,6 @@ def apply_run(plan: RunPlan) -> dict:
         result["cleanup"] = {"snapshots_expired": expired, **orphans}
     if plan.trim is not None:
         result["trim"] = redis_trim.apply_trim(plan.trim)
+    if plan.bookkeeping is not None:  # after trimming, which reads the batch rows
+        result["bookkeeping"] = bookkeeping.apply_bookkeeping(plan.bookkeeping)
     return result

@@ -139,16 +139,32 @@ def claim_ids(r: redis.Redis, cfg: StreamConfig, consumer: str, ids: list[str]) 
     return entries
 
 
-def ack_with_dead_letters(
-    r: redis.Redis, cfg: StreamConfig, ids: list[str], dead: list[tuple[str, str, dict[bytes, bytes]]]
-) -> None:
-    """Dead-letter the bad entries and acknowledge the batch in one MULTI: all or nothing."""
-    pipe = r.pipeline(transaction=True)
-    for stream_id, reason, fields in dead:
-        pipe.xadd(cfg.dead_stream, {**fields, b"reason": reason.encode(), b"original_id": stream_id.encode()})
-    for start in range(0, len(ids), 10_000):
-        pipe.xack(cfg.stream, cfg.group, *ids[start : start + 10_000])
-    pipe.execute()
+def ack_batch(
+    r: redis.Redis, cfg: StreamConfig, batch_id: str, ids: list[str], dead: list[tuple[str, str, dict[bytes, bytes]]],
+    *, remember_s: int = 86400,
+) -> bool:
+    """Dead-letter the bad entries and acknowledge the batch in one MULTI (all or nothing), once per batch.
+
+    A marker key per batch, watched, makes it once: if another exporter finished the batch (it took
+    it over from a lost lock), the marker is there, or appears before EXEC and the MULTI is dropped.
+    Returns False when the batch had been acknowledged already.
+    """
+    marker = f"{cfg.stream}:acked:{batch_id}"
+    with r.pipeline(transaction=True) as pipe:
+        try:
+            pipe.watch(marker)
+            if pipe.exists(marker):
+                return False
+            pipe.multi()
+            for stream_id, reason, fields in dead:
+                pipe.xadd(cfg.dead_stream, {**fields, b"reason": reason.encode(), b"original_id": stream_id.encode()})
+            for start in range(0, len(ids), 10_000):
+                pipe.xack(cfg.stream, cfg.group, *ids[start : start + 10_000])
+            pipe.set(marker, b"1", ex=remember_s)
+            pipe.execute()
+        except redis.WatchError:
+            return False
+    return True
 
 
 # XADD unless this marker key already holds the id of an earlier one; atomic inside Redis.

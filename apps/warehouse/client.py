@@ -21,6 +21,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _local = threading.local()
+_forbidden_here: str | None = None  # set in processes that must never open the warehouse (the web)
 
 
 class WarehouseError(RuntimeError):
@@ -45,8 +46,21 @@ def embedded_path() -> str | None:
     return settings.CLICKHOUSE_URL.removeprefix("chdb://") if is_embedded() else None
 
 
+def forbid_in_this_process(who: str) -> None:
+    """From now on this process refuses to open the warehouse: `who` (the web) submits work instead.
+
+    With chDB a second process on the data path takes the engine's lock from the worker, or fails
+    on it; a request would also block for as long as the work takes.
+    """
+    global _forbidden_here
+    _forbidden_here = who
+
+
 def get_client():
     """A client for the configured URL, one per thread (chDB handles carry per-client state)."""
+    if _forbidden_here:
+        raise WarehouseError(f"{_forbidden_here} never opens the warehouse; its work goes to the worker that owns "
+                             "it (apps.warehouse.dispatch)")
     url = settings.CLICKHOUSE_URL
     client = getattr(_local, "client", None)
     if client is None or _local.url != url:

@@ -1,7 +1,9 @@
-"""Runs warehouse work where the warehouse lives: on the worker that owns it, else in this process.
+"""Where warehouse work runs: always on the worker that owns the warehouse, never in the web process.
 
-chDB allows one process per data path, so the web and the CLI never open ClickHouse while a
-worker serves the warehouse queue; with no such worker, a CLI command runs the task in-process.
+chDB allows one process per data path, so only the worker serving the `warehouse` queue opens
+it. Pages and the admin *submit* work (`require_worker`, then `submit` from a service) and show
+it running and finished; they never wait for it and never run it themselves. Only the CLI may
+run a task in its own process (`run_on_warehouse`), when no worker serves the queue.
 """
 
 from __future__ import annotations
@@ -10,15 +12,19 @@ import logging
 
 from celery import Task
 from django.conf import settings
+from django.db import transaction
 from kombu.exceptions import OperationalError
 
 from archive_portal.celery import app
 
 logger = logging.getLogger(__name__)
 
+NO_WORKER = ("No worker serves the warehouse queue ({queue}), so nothing was started. Start one: `make run` "
+             "starts it; in production, a Celery worker with `-Q {queue}`.")
+
 
 class WorkerUnavailable(RuntimeError):
-    pass
+    """No worker serves the warehouse queue (or the broker is unreachable); the message says what to do."""
 
 
 def warehouse_worker_live(timeout: float = 1.0) -> bool:
@@ -29,8 +35,22 @@ def warehouse_worker_live(timeout: float = 1.0) -> bool:
     return any(q.get("name") == settings.WAREHOUSE_QUEUE for queues in replies.values() for q in queues)
 
 
+def require_worker() -> None:
+    """For pages and the admin, before they record work: refuse plainly when nobody would do it."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:  # tests: the task runs where it is sent
+        return
+    if not warehouse_worker_live():
+        raise WorkerUnavailable(NO_WORKER.format(queue=settings.WAREHOUSE_QUEUE))
+
+
+def submit(task: Task, **kwargs) -> None:
+    """Send `task` to the warehouse worker once the current transaction commits (its rows exist then)."""
+    transaction.on_commit(lambda: task.apply_async(kwargs=kwargs, queue=settings.WAREHOUSE_QUEUE))
+
+
 def run_on_warehouse(task: Task, *, timeout: float | None = None, in_process: bool | None = None, **kwargs):
-    """Call `task` with kwargs and return its result, wherever the warehouse can be opened."""
+    """For the CLI: call `task` with kwargs and wait for its result, on the worker that owns the
+    warehouse, or in this process when no worker serves the queue."""
     if in_process is None:
         in_process = settings.CELERY_TASK_ALWAYS_EAGER or not warehouse_worker_live()
     if in_process:

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "auditlog",
     "django_celery_beat",
     "apps.core",
+    "apps.operations",
     "apps.records",
     "apps.stream",
     "apps.warehouse",
@@ -136,7 +137,12 @@ ARCHIVE_EXPORT_BATCH_SIZE = env_int("ARCHIVE_EXPORT_BATCH_SIZE", 20_000)
 ARCHIVE_EXPORT_BATCH_SECONDS = env_float("ARCHIVE_EXPORT_BATCH_SECONDS", 2.0)
 # Entries delivered to another consumer and idle this long are taken over.
 ARCHIVE_EXPORT_CLAIM_IDLE_MS = env_int("ARCHIVE_EXPORT_CLAIM_IDLE_MS", 60_000)
+# A record (job_id, retries) is archived at most once within this window of its enqueue time and
+# of its archival (docs/exporter.md, "Duplicates"); a duration such as 7d or 36h.
+ARCHIVE_DEDUP_WINDOW = env_str("ARCHIVE_DEDUP_WINDOW", "7d")
 ARCHIVE_SINK_CLICKHOUSE = env_bool("ARCHIVE_SINK_CLICKHOUSE", True)
+# Export errors are kept this long (the status page shows the latest); the retention run prunes them.
+ARCHIVE_EXPORT_ERROR_DAYS = env_int("ARCHIVE_EXPORT_ERROR_DAYS", 30)
 ARCHIVE_SINK_ICEBERG = env_bool("ARCHIVE_SINK_ICEBERG", True)
 # --- Retention: built-in defaults; retention policies in the admin override them (docs/retention.md)
 ARCHIVE_REDIS_RETENTION_HOURS = env_int("ARCHIVE_REDIS_RETENTION_HOURS", 24)
@@ -194,6 +200,9 @@ REHYDRATION_MAX_EXPIRY = env_str("REHYDRATION_MAX_EXPIRY", "90d")
 
 # Django runs the warehouse migrations (ClickHouse and Iceberg) after its own.
 ARCHIVE_MIGRATE_WAREHOUSE = env_bool("ARCHIVE_MIGRATE_WAREHOUSE", True)
+
+# /health/ answers from a report at most this old (per process), so probes cannot load the server.
+HEALTH_CACHE_SECONDS = env_float("HEALTH_CACHE_SECONDS", 2.0)
 
 LOGGING = {
     "version": 1,

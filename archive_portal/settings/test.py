@@ -29,3 +29,5 @@ WHITENOISE_AUTOREFRESH = True
 # Tests run one thing at a time, so tiering and orphan cleanup need no grace period.
 ARCHIVE_TIERING_GRACE_SECONDS = 0
 ARCHIVE_ORPHAN_MIN_AGE_SECONDS = 0
+# Each test has its own stream: a health report cached from another test would mislead.
+HEALTH_CACHE_SECONDS = 0

@@ -31,7 +31,7 @@ def test_fast_and_row_paths_produce_identical_records(settings):
     policy = UniformPolicies(PayloadPolicy.from_settings())
 
     fast = transform(entries, policy)
-    slow, dead = _row_path(entries, policy, arrow_schema())
+    slow, dead, _ = _row_path(entries, policy, arrow_schema())
 
     assert dead == [] and fast.dead == []
     assert _sorted(fast.table).equals(_sorted(slow))

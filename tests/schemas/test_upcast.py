@@ -47,7 +47,7 @@ def test_fast_and_row_paths_agree_on_mixed_versions(db, v2_spec):
     cols, flagged = _fast_columns(entries, policies, live_schema())
     assert pc.sum(flagged).as_py() == 1  # only the odd one: plain v2 rows stay on the fast path
     fast = transform(entries, policies)
-    slow, dead = _row_path(entries, policies, arrow_schema())
+    slow, dead, _ = _row_path(entries, policies, arrow_schema())
 
     assert [reason for _, reason, _ in dead] == ["billed_units: 99999999999999999999 is out of range "
                                                  "-9223372036854775808..9223372036854775807"]
@@ -103,7 +103,7 @@ def test_every_kind_is_upcast_alike_on_both_paths(db):
 
     _, flagged = _fast_columns(entries, policies, live_schema())
     fast = transform(entries, policies)
-    slow, dead = _row_path(entries, policies, arrow_schema())
+    slow, dead, _ = _row_path(entries, policies, arrow_schema())
 
     assert not pc.any(flagged).as_py() and dead == []
     table = _by_stream_id(fast.table)

@@ -15,7 +15,7 @@ def register(sub) -> None:
                      help="evaluate the policies at this moment instead of now, e.g. 2027-03-01T00:00:00Z "
                           "(previews of the future; tests)")
     run.add_argument("--steps", default=None,
-                     help="comma-separated subset of purge,tiering,compaction,cleanup,trim (default all)")
+                     help="comma-separated subset of purge,tiering,compaction,cleanup,trim,bookkeeping (default all)")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.set_defaults(handler=handle_run)
     purge = sub.add_parser("purge", help="remove old records from every tier (preview with --dry-run first)")

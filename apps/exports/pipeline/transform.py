@@ -40,6 +40,8 @@ _TAGS_TYPE = pa.map_(pa.string(), pa.string())
 class Transformed:
     table: pa.Table
     dead: list[tuple[str, str, dict[bytes, bytes]]] = field(default_factory=list)
+    duplicates: int = 0  # records dropped because they were archived already (apps.exports.pipeline.dedup)
+    entry_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # row -> its entry
 
     @property
     def records(self) -> int:
@@ -183,12 +185,17 @@ def _added_column(fields: _Fields, column: Column, versions: pa.Array) -> tuple[
     return values, bad
 
 
-def _fast_columns(entries: list[Entry], policies: Policies,
-                  live: LiveSchema | None = None) -> tuple[dict[str, pa.Array], pa.Array]:
+def entry_fields(entries: list[Entry]) -> _Fields:
+    """The batch's fields, column-wise; built once, read by the transform and the key claims."""
+    return _Fields(entries)
+
+
+def _fast_columns(entries: list[Entry], policies: Policies, live: LiveSchema | None = None,
+                  fields: _Fields | None = None) -> tuple[dict[str, pa.Array], pa.Array]:
     """All columns for all rows, plus a mask of rows the row path must decide."""
     live = live or live_schema()
     n = len(entries)
-    fields = _Fields(entries)
+    fields = fields or _Fields(entries)
     cols: dict[str, pa.Array] = {}
     flagged = pa.array([False] * n)
 
@@ -234,10 +241,12 @@ def _fast_columns(entries: list[Entry], policies: Policies,
     return cols, _or(flagged, pa.array(fields.repeated))
 
 
-def _row_path(entries: list[Entry], policies: Policies, schema: pa.Schema) -> tuple[pa.Table, list[tuple[str, str, dict]]]:
-    """The contract applied entry by entry: the accepted records as a table, and the dead letters."""
-    records, payloads, dead = [], [], []
-    for stream_id, flat in entries:
+def _row_path(entries: list[Entry], policies: Policies,
+              schema: pa.Schema) -> tuple[pa.Table, list[tuple[str, str, dict]], list[int]]:
+    """The contract applied entry by entry: the accepted records as a table, the dead letters, and
+    the positions (in `entries`) of the accepted ones."""
+    records, payloads, dead, accepted = [], [], [], []
+    for position, (stream_id, flat) in enumerate(entries):
         raw = fields_dict(flat)
         try:
             record, payload = parse_entry(stream_id, raw)
@@ -246,15 +255,16 @@ def _row_path(entries: list[Entry], policies: Policies, schema: pa.Schema) -> tu
             continue
         records.append(record)
         payloads.append(payload)
+        accepted.append(position)
     table = pa.Table.from_pylist(records, schema=schema)
     derived = payload_columns(table["queue"].combine_chunks(), table["outcome"].combine_chunks(),
                               pa.array(payloads, pa.binary()), table["error_msg"].combine_chunks(), policies)
     for name, values in derived.items():
         table = table.set_column(schema.get_field_index(name), schema.field(name), values.cast(schema.field(name).type))
-    return table, dead
+    return table, dead, accepted
 
 
-def transform(entries: list[Entry], policies: Policies) -> Transformed:
+def transform(entries: list[Entry], policies: Policies, fields: _Fields | None = None) -> Transformed:
     """Deterministic for the same entries and policies: a replayed batch yields the same table.
 
     `policies.payload(queue, outcome)` gives each record's payload policy (see
@@ -263,22 +273,26 @@ def transform(entries: list[Entry], policies: Policies) -> Transformed:
     `entries` come in stream order (the exporter and XCLAIM both give them so). The table has
     the live record's columns: the schema registry is checked every few seconds, so a replay
     after a schema version was applied also carries the new fields (with their defaults).
+    `fields` is `entry_fields(entries)` when the caller built it already.
     """
     live = refresh_live_schema()
     schema = arrow_schema(live.columns)
     if not entries:
-        return Transformed(table=schema.empty_table())
-    cols, flagged = _fast_columns(entries, policies, live)
+        return Transformed(table=schema.empty_table(), entry_index=np.zeros(0, dtype=np.int64))
+    cols, flagged = _fast_columns(entries, policies, live, fields)
     fast = pa.Table.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
     flagged_rows = pc.indices_nonzero(flagged).to_pylist()
     dead: list[tuple[str, str, dict]] = []
+    entry_index = np.arange(len(entries))
     if flagged_rows:
         keep = pc.invert(flagged)
         fast = fast.filter(keep)
-        slow, dead = _row_path([entries[i] for i in flagged_rows], policies, schema)
+        slow, dead, accepted = _row_path([entries[i] for i in flagged_rows], policies, schema)
         fast = pa.concat_tables([fast, slow])
+        entry_index = np.concatenate([np.flatnonzero(keep.to_numpy(zero_copy_only=False)),
+                                      np.asarray(flagged_rows, dtype=np.int64)[accepted]])
     # Sorted like the warm table's key: better compression in Parquet and a cheaper ClickHouse insert.
     order = pc.sort_indices(fast, sort_keys=[("queue", "ascending"), ("enqueue_time", "ascending"),
                                              ("stream_id", "ascending")])
-    return Transformed(table=fast.take(order), dead=dead)
+    return Transformed(table=fast.take(order), dead=dead, entry_index=entry_index[order.to_numpy()])
 
