@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.core import collector, faults
+from apps.exports import entry_fields
 from apps.exports.models import BatchState, DeadLetter, ExportBatch, ExportError
 from apps.exports.pipeline import ledger, sinks
 from apps.exports.pipeline.policy import Policies
@@ -83,8 +84,10 @@ class _Prepared:
     recovered: bool = False
 
 
-def _decode_fields(raw: dict[bytes, bytes]) -> dict[str, str]:
-    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in raw.items()}
+def _decode_fields(raw: dict[bytes, bytes]) -> dict[str, dict[str, str]]:
+    """A dead letter's `fields` and `binary_fields`: every field kept byte for byte."""
+    text, binary = entry_fields.split(raw)
+    return {"fields": text, "binary_fields": binary}
 
 
 class Exporter:
@@ -405,7 +408,7 @@ class Exporter:
                 DeadLetter.objects.bulk_create(
                     [
                         DeadLetter(stream=self.cfg.stream, entry_id=sid, reason=reason,
-                                   fields=_decode_fields(raw), batch=batch)
+                                   batch=batch, **_decode_fields(raw))
                         for sid, reason, raw in result.dead
                     ],
                     ignore_conflicts=True,
