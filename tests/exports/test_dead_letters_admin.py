@@ -149,3 +149,39 @@ def test_audit_rows_of_a_dead_letter_never_hold_its_values(archive, admin_client
     for text in everything:
         for value in (email, card, card.replace(" ", ""), "someone@example.org"):
             assert value not in text, text
+
+
+def test_requeue_is_offered_only_with_its_permission(archive, client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    archive.redis.xadd(archive.stream, {**BROKEN, b"outcome": b"success", b"tags": b"[1]"})
+    Exporter().run()
+    dead_letter = DeadLetter.objects.get()
+    DeadLetter.objects.filter(pk=dead_letter.pk).update(fields={**dead_letter.fields, "tags": "{}"})
+    staff = django_user_model.objects.create_user("sre", password="x", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(content_type__app_label="exports",
+                                                          codename__in=["view_deadletter", "change_deadletter"]))
+    client.force_login(staff)
+    action = {"action": "requeue", "_selected_action": [dead_letter.pk]}
+
+    assert 'value="requeue"' not in client.get("/admin/exports/deadletter/").content.decode()
+    refused = client.post("/admin/exports/deadletter/", action, follow=True).content.decode()
+    assert "Re-queued" not in refused
+    dead_letter.refresh_from_db()
+    assert dead_letter.requeued_at is None
+
+    staff.user_permissions.add(Permission.objects.get(codename="requeue_deadletter"))
+    assert 'value="requeue"' in client.get("/admin/exports/deadletter/").content.decode()
+    assert "Re-queued 1 entry" in client.post("/admin/exports/deadletter/", action, follow=True).content.decode()
+    dead_letter.refresh_from_db()
+    assert dead_letter.requeued_by == staff
+
+
+def test_export_errors_cannot_be_deleted_in_the_admin(db, admin_client):
+    from apps.exports.models import ExportError
+
+    error = ExportError.objects.create(stage="export", message="OSError: S3 unreachable")
+    assert admin_client.get(f"/admin/exports/exporterror/{error.pk}/delete/").status_code == 403
+    assert admin_client.post(f"/admin/exports/exporterror/{error.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert 'value="delete_selected"' not in admin_client.get("/admin/exports/exporterror/").content.decode()
+    assert ExportError.objects.filter(pk=error.pk).exists()
