@@ -21,6 +21,8 @@ check-services: setup
 	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-archive_portal.settings.local} $(PY) manage.py preflight
 
 ## run: set everything up and run SeaweedFS, the worker (owns the warehouse), beat, the web and a demo feed
+# Every process of the local run gets the local settings: Celery and WSGI default to production.
+run: export DJANGO_SETTINGS_MODULE := archive_portal.settings.local
 run: check-services
 	ARCHIVE_MIGRATE_WAREHOUSE=false $(PY) manage.py migrate --noinput
 	@$(PY) manage.py ensure_admin

@@ -4,7 +4,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "archive_portal.settings.local")
+# Servers default to production; only manage.py defaults to local (`make run` sets local for all).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "archive_portal.settings.production")
 application = get_wsgi_application()
 
 from apps.warehouse.client import forbid_in_this_process  # noqa: E402  (apps are loaded now)

@@ -2,9 +2,10 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html_join
 
 from apps.core.admin import ReadOnlyModelAdmin
-from apps.exports import services
+from apps.exports import entry_fields, services
 from apps.exports.models import DeadLetter, ExportBatch, ExportError
 
 
@@ -19,15 +20,9 @@ class ExportBatchAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(ExportError)
-class ExportErrorAdmin(admin.ModelAdmin):
+class ExportErrorAdmin(ReadOnlyModelAdmin):
     list_display = ("created_at", "stage", "message", "batch")
     list_filter = ("stage",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DeadLetter)
@@ -35,18 +30,36 @@ class DeadLetterAdmin(admin.ModelAdmin):
     list_display = ("entry_id", "created_at", "reason", "requeued_at", "requeued_as")
     list_filter = ("requeued_at", "stream")
     search_fields = ("entry_id", "reason")
-    readonly_fields = ("stream", "entry_id", "reason", "batch", "created_at", "requeued_at", "requeued_as", "requeued_by")
+    fields = ("stream", "entry_id", "reason", "fields", "binary", "batch", "created_at", "requeued_at", "requeued_as",
+              "requeued_by")
+    readonly_fields = ("stream", "entry_id", "reason", "binary", "batch", "created_at", "requeued_at", "requeued_as",
+                       "requeued_by")
     actions = ["requeue"]
 
     def has_add_permission(self, request):
         return False
+
+    def has_requeue_permission(self, request) -> bool:
+        return request.user.has_perm("exports.requeue_deadletter")
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.requeued_at is not None:  # edits after re-queuing would mislead
             return (*self.readonly_fields, "fields")
         return self.readonly_fields
 
-    @admin.action(description="Re-queue the selected entries into the archive stream (after fixing their fields)")
+    @admin.display(description="binary fields")
+    def binary(self, obj: DeadLetter):
+        sizes = entry_fields.binary_sizes(obj.binary_fields)
+        if not sizes:
+            return "none"
+        return format_html_join("", "<div>{}: binary, {} bytes, kept as sent</div>", sizes)
+
+    def save_model(self, request, obj, form, change):
+        # The service writes the audit row (changed keys, no values) in the same transaction.
+        services.dead_letter_edit(dead_letter=obj, fields=obj.fields, actor=request.user)
+
+    @admin.action(description="Re-queue the selected entries into the archive stream (after fixing their fields)",
+                  permissions=["requeue"])
     def requeue(self, request, queryset):
         done, skipped, failed = 0, 0, []
         for dead_letter in queryset:

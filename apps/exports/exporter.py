@@ -22,10 +22,11 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.core import collector, faults
+from apps.exports import entry_fields
 from apps.exports.models import BatchState, DeadLetter, ExportBatch, ExportError
 from apps.exports.pipeline import dedup, ledger, sinks
 from apps.exports.pipeline.policy import Policies
-from apps.exports.pipeline.transform import Transformed, entry_fields, transform
+from apps.exports.pipeline.transform import Transformed, batch_fields, transform
 from apps.retention.selectors import export_policies
 from apps.stream import client as streams
 from apps.stream.client import stream_id_key
@@ -87,8 +88,10 @@ class _Prepared:
     recovered: bool = False
 
 
-def _decode_fields(raw: dict[bytes, bytes]) -> dict[str, str]:
-    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in raw.items()}
+def _decode_fields(raw: dict[bytes, bytes]) -> dict[str, dict[str, str]]:
+    """A dead letter's `fields` and `binary_fields`: every field kept byte for byte."""
+    text, binary = entry_fields.split(raw)
+    return {"fields": text, "binary_fields": binary}
 
 
 class Exporter:
@@ -331,7 +334,7 @@ class Exporter:
         """Transform the batch while PostgreSQL claims its records' keys, then drop the duplicates."""
         try:
             with self._stage("transform"):
-                fields = entry_fields(entries)
+                fields = batch_fields(entries)
             with self._stage("dedup"):  # what this stage adds to the transform: the keys, the wait for them
                 entry_keys = dedup.raw_keys(fields.column("job_id"), fields.column("retries"))
                 claimed = set(entry_keys)
@@ -448,7 +451,7 @@ class Exporter:
                 DeadLetter.objects.bulk_create(
                     [
                         DeadLetter(stream=self.cfg.stream, entry_id=sid, reason=reason,
-                                   fields=_decode_fields(raw), batch=batch)
+                                   batch=batch, **_decode_fields(raw))
                         for sid, reason, raw in result.dead
                     ],
                     ignore_conflicts=True,

@@ -92,6 +92,9 @@ class DeadLetter(models.Model):
         validators=[validate_stream_fields],
         help_text="The entry's fields as sent, all values strings. Correct them, save, then re-queue.",
     )
+    # Fields that are not text (invalid UTF-8, or NUL, which jsonb refuses), kept byte for byte and
+    # re-queued unchanged: base64 of the name -> base64 of the value (apps.exports.entry_fields).
+    binary_fields = models.JSONField(default=dict, blank=True, editable=False)
     # Batch rows are pruned after a while (docs/exporter.md); the dead letter outlives its batch.
     batch = models.ForeignKey(ExportBatch, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="dead_letter_entries")
@@ -106,9 +109,11 @@ class DeadLetter(models.Model):
         # The status page counts the dead letters waiting for a fix.
         indexes = [models.Index(fields=["stream"], condition=models.Q(requeued_at__isnull=True),
                                 name="dead_letter_waiting")]
+        permissions = [("requeue_deadletter", "Can re-queue dead letters into the archive stream")]
 
     def __str__(self) -> str:
-        return f"{self.entry_id}: {self.reason[:80]}"
+        # No reason here: it may quote a value, and this text is copied into audit rows.
+        return f"dead letter {self.entry_id}"
 
 
 class RecordKey(models.Model):
@@ -148,5 +153,18 @@ class ExportDay(models.Model):
         return f"{self.day}: {self.records} records"
 
 
-# Who changed a dead letter's fields before re-queuing it, and when, with the diff.
-auditlog.register(DeadLetter)
+VALUE_NOT_RECORDED = "(value not recorded)"
+
+
+def value_not_recorded(value: str) -> str:
+    """auditlog's mask for a dead letter's entry and reason: they may hold personal data."""
+    return VALUE_NOT_RECORDED
+
+
+# Who changed or deleted a dead letter, and when; never the values of the entry or of the reason.
+# Edits of `fields` go through services.dead_letter_edit, whose row also names the changed keys.
+auditlog.register(
+    DeadLetter,
+    mask_fields=["fields", "binary_fields", "reason"],
+    mask_callable="apps.exports.models.value_not_recorded",
+)

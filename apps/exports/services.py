@@ -1,14 +1,18 @@
-"""Export services: running the exporter for a command, re-queuing a fixed dead letter."""
+"""Export services: running the exporter for a command, fixing and re-queuing a dead letter."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from auditlog.context import disable_auditlog
+from auditlog.models import LogEntry
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.exports import entry_fields
 from apps.exports.exporter import Exporter
-from apps.exports.models import DeadLetter, validate_stream_fields
+from apps.exports.models import VALUE_NOT_RECORDED, DeadLetter, validate_stream_fields
 from apps.stream import client as streams
 
 
@@ -35,6 +39,30 @@ def export_from_command(*, follow: bool, should_stop: Callable[[], bool], on_bat
     return Exporter().run(follow=follow, should_stop=should_stop, on_batch=on_batch).as_dict()
 
 
+def dead_letter_edit(*, dead_letter: DeadLetter, fields: dict[str, str], actor) -> list[str]:
+    """Replace a dead letter's text fields (its binary ones stay as sent); returns the changed keys.
+
+    The audit row names the keys that changed and never their values: a stream entry may hold
+    personal data, and the audit log is kept longer than the dead letter.
+    """
+    validate_stream_fields(fields)
+    with transaction.atomic():
+        locked = DeadLetter.objects.select_for_update().get(pk=dead_letter.pk)
+        if locked.requeued_at is not None:
+            raise ValidationError("This entry was re-queued already; an edit now would not reach the archive.")
+        changed = entry_fields.changed_keys(locked.fields, fields)
+        if not changed:
+            return []
+        locked.fields = fields
+        with disable_auditlog():  # auditlog's own row could only say "fields changed"; ours names the keys
+            locked.save(update_fields=["fields"])
+        LogEntry.objects.log_create(
+            locked, action=LogEntry.Action.UPDATE, actor=actor if getattr(actor, "pk", None) else None,
+            changes={"fields": [f"changed keys: {', '.join(changed)}", VALUE_NOT_RECORDED]},
+        )
+    return changed
+
+
 def dead_letter_requeue(*, dead_letter: DeadLetter, actor) -> str | None:
     """Put a dead letter's (possibly corrected) fields back on the archive stream, once.
 
@@ -48,7 +76,9 @@ def dead_letter_requeue(*, dead_letter: DeadLetter, actor) -> str | None:
         if locked.requeued_at is not None:
             return None
         validate_stream_fields(locked.fields)
-        fields = {k: v for k, v in locked.fields.items() if k not in ("reason", "original_id")}
+        # The edited text fields and the binary ones exactly as they were sent.
+        entry = entry_fields.join(locked.fields, locked.binary_fields)
+        fields = {k: v for k, v in entry.items() if k not in (b"reason", b"original_id")}
         marker = f"{locked.stream}:requeued:{locked.pk}"
         locked.requeued_as = streams.add_once(streams.connection(), locked.stream, marker, fields)
         locked.requeued_at = timezone.now()

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass
 
 from pyiceberg.catalog.sql import SqlCatalog
+from sqlalchemy.engine import URL
 
 from apps.lake.s3 import S3Config
 
@@ -32,13 +33,19 @@ def _catalog_uri() -> str:
     # Read at call time, so tests (which rename the database) get their own catalog.
     from django.db import connection
 
-    db = connection.settings_dict
-    auth = db["USER"] or ""
-    if db.get("PASSWORD"):
-        auth += f":{db['PASSWORD']}"
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgresql+psycopg://{auth}@{host}:{port}/{db['NAME']}"
+    return catalog_uri(connection.settings_dict)
+
+
+def catalog_uri(db: dict) -> str:
+    """The SQLAlchemy URL of a Django database; user and password escaped, whatever they contain."""
+    return URL.create(
+        "postgresql+psycopg",
+        username=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or "127.0.0.1",
+        port=int(db.get("PORT") or 5432),
+        database=db["NAME"],
+    ).render_as_string(hide_password=False)
 
 
 def io_properties(cfg: S3Config) -> dict[str, str]:

@@ -147,9 +147,9 @@ def rehydration_drop_table(*, rehydration_id: str, actor=None) -> dict:
         rehydration = Rehydration.objects.select_for_update().get(pk=rehydration_id)
         if rehydration.state == RehydrationState.EXPIRED:
             return as_dict(rehydration)
-        # While a copy runs its table is not complete; the copy drops it when it sees the new state.
-        if rehydration.state != RehydrationState.RUNNING:
-            tables.drop(rehydration.table_name)
+        # Whatever the state: a copy that crashed left its table behind, and one still running fails
+        # (or finishes) and drops it again when it sees the new state (rehydration_run).
+        tables.drop(rehydration.table_name)
         rehydration.state = RehydrationState.EXPIRED
         rehydration.dropped_at = timezone.now()
         rehydration.expires_at = min(rehydration.expires_at, rehydration.dropped_at)
@@ -158,10 +158,26 @@ def rehydration_drop_table(*, rehydration_id: str, actor=None) -> dict:
 
 
 def rehydration_expire_due() -> list[str]:
-    """Drop every table whose expiry has passed; returns the table names dropped."""
+    """Drop every table whose expiry has passed, and every rehydrated table that no live request
+    owns (a copy cut short, a row deleted); returns the table names dropped."""
     due = Rehydration.objects.filter(expires_at__lte=timezone.now()).exclude(state=RehydrationState.EXPIRED)
     dropped = []
     for rehydration_id in due.values_list("id", flat=True):
         result = rehydration_drop_table(rehydration_id=str(rehydration_id))
         dropped.append(result["table"])
-    return dropped
+    return dropped + _drop_unowned()
+
+
+def _drop_unowned() -> list[str]:
+    # Tables are listed before rows are read: a table exists only after its row was committed, so
+    # a copy starting meanwhile is never mistaken for a leftover.
+    present = tables.existing()
+    live = set(Rehydration.objects.filter(
+        state__in=[RehydrationState.PENDING, RehydrationState.RUNNING, RehydrationState.READY],
+        expires_at__gt=timezone.now(),
+    ).values_list("table_name", flat=True))
+    unowned = sorted(set(present) - live)
+    for table in unowned:
+        logger.warning("dropping rehydrated table %s: no live rehydration owns it", table)
+        tables.drop(table)
+    return unowned

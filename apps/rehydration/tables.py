@@ -1,9 +1,8 @@
 """ClickHouse side of rehydration: copy a cold range into its own MergeTree table, measure it, drop it.
 
-Runs only on the worker that owns the warehouse (see apps.warehouse.dispatch). `jobs_cold`
-(IcebergS3) yields every column as Nullable; the copy takes the warm tier's column types from
-the one record schema, so queries written for `jobs_archive` work on it unchanged, and NULLs
-become the type's default on insert (`insert_null_as_default`).
+Runs only on the worker that owns the warehouse (see apps.warehouse.dispatch). The copy has the
+live record's columns (fields added by schema versions too) with the warm tier's types, each read
+from `jobs_cold` as `jobs_all` reads it, so queries written for `jobs_archive` work on it unchanged.
 """
 
 from __future__ import annotations
@@ -11,8 +10,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from apps.records.schema import COLUMNS
+from apps.rehydration.models import TABLE_PREFIX
+from apps.schemas.registry import load_live
 from apps.warehouse import client as ch
+from apps.warehouse.logical import cold_expression
 
 _TABLE = re.compile(r"^rehydrated_[0-9a-f]{12}$")
 
@@ -26,19 +27,32 @@ def _checked(table: str) -> str:
 def create_from_cold(*, table: str, start: datetime, end: datetime, queues: list[str]) -> None:
     """CREATE ... AS SELECT over [start, end), and only `queues` unless empty."""
     name = _checked(table)
-    # Column names and types come from our own schema module, never from input.
-    definitions = ", ".join(f"`{c.name}` {c.clickhouse_type}" for c in COLUMNS)
-    selected = ", ".join(f"`{c.name}`" for c in COLUMNS)
+    # The registry's columns, not this process's cache: a version applied a moment ago is copied too.
+    # Names and types come from the schema definitions, never from input.
+    columns = load_live().columns
+    definitions = ", ".join(f"{ch.identifier(c.name)} {c.clickhouse_type}" for c in columns)
+    selected = ", ".join(cold_expression(c) for c in columns)
     queue_filter = " AND queue IN {queues:Array(String)}" if queues else ""
+    # The range is selected in a subquery, on the raw columns (the outer aliases share their names),
+    # so the Iceberg reader can skip the files of other days.
     ch.command(
         f"CREATE TABLE {{db}}.{name} ({definitions}) ENGINE = MergeTree ORDER BY (queue, enqueue_time) "
-        f"AS SELECT {selected} FROM {{db}}.jobs_cold "
+        f"AS SELECT {selected} FROM (SELECT * FROM {{db}}.jobs_cold "
         "WHERE enqueue_time >= {start:DateTime64(6, 'UTC')} AND enqueue_time < {end:DateTime64(6, 'UTC')}"
-        f"{queue_filter}",
+        f"{queue_filter})",
         tag=f"rehydrate:{name}",
         parameters={"start": start, "end": end, "queues": list(queues)},
-        settings_={"insert_null_as_default": 1},
     )
+
+
+def existing() -> list[str]:
+    """The rehydration tables in the archive database, whoever made them."""
+    result = ch.query(
+        "SELECT name FROM system.tables WHERE database = {database:String} AND startsWith(name, {prefix:String})",
+        tag="rehydrate:list",
+        parameters={"database": ch.database(), "prefix": TABLE_PREFIX},
+    )
+    return [name for (name,) in result.result_rows if _TABLE.match(name)]
 
 
 def size(table: str) -> tuple[int, int]:

@@ -11,7 +11,8 @@ from archive_portal.settings.env import env_bool, env_float, env_int, env_list, 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("ARCHIVE_VAR_DIR", str(BASE_DIR / "var")))
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+# No default here: production requires one, local and test give their own development keys.
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
 DEBUG = False
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 
@@ -175,6 +176,7 @@ CLICKHOUSE_QUERY_MAX_MEMORY = env_int("CLICKHOUSE_QUERY_MAX_MEMORY", 2_000_000_0
 # --- S3 and Iceberg (cold tier) -----------------------------------------------
 S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "http://127.0.0.1:8333")
 S3_BUCKET = env_str("S3_BUCKET", "archive")
+# Empty means the default AWS credential chain; local and test give SeaweedFS development keys.
 AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID", "")
 AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY", "")
 AWS_REGION = env_str("AWS_REGION", "us-east-1")

@@ -17,6 +17,14 @@ def env_str(name: str, default: str | None = None) -> str:
     return value
 
 
+def env_required(name: str) -> str:
+    """A value that must be set and not empty, such as a secret in production."""
+    value = os.environ.get(name, "")
+    if not value.strip():
+        raise ImproperlyConfigured(f"Set the environment variable {name}; it is required and must not be empty.")
+    return value
+
+
 def env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None:

@@ -1,11 +1,10 @@
 """Settings for `make run` on one machine: debug on, development credentials for SeaweedFS."""
 
-import os
-
-os.environ.setdefault("DJANGO_SECRET_KEY", "local-development-only-not-secret")
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "archive-dev")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "archive-dev-secret")
-
-from archive_portal.settings.base import *  # noqa: E402,F403
+from archive_portal.settings.base import *  # noqa: F403
+from archive_portal.settings.env import env_str
 
 DEBUG = True
+# Development values where the environment sets none; base.py (and so production) has none.
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "local-development-only-not-secret")
+AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID", "archive-dev")
+AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY", "archive-dev-secret")

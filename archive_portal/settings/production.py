@@ -1,9 +1,10 @@
 """Production settings: secrets and hosts from the environment, HTTPS everywhere."""
 
 from archive_portal.settings.base import *  # noqa: F403
-from archive_portal.settings.env import env_bool, env_int, env_list
+from archive_portal.settings.env import env_bool, env_int, env_list, env_required
 
 DEBUG = False
+SECRET_KEY = env_required("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

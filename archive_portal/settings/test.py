@@ -1,25 +1,29 @@
 """Settings for the test suite: tasks run eagerly in-process; each test gets its own warehouse."""
 
 import os
+from pathlib import Path
 
-os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-secret")
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "archive-test")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "archive-test-secret")
-os.environ.setdefault("ARCHIVE_VAR_DIR", str(__import__("pathlib").Path(__file__).resolve().parents[2] / "var" / "test"))
+from archive_portal.settings.base import *  # noqa: F403
+from archive_portal.settings.base import BASE_DIR
+from archive_portal.settings.env import env_str
 
-from archive_portal.settings.base import *  # noqa: E402,F403
-from archive_portal.settings.base import VAR_DIR  # noqa: E402
+# Read from the environment with test defaults, never written to it: a subprocess that a test
+# starts with these settings derives the same values itself.
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "test-only-not-secret")
+AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID", "archive-test")
+AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY", "archive-test-secret")
+VAR_DIR = Path(env_str("ARCHIVE_VAR_DIR", str(BASE_DIR / "var" / "test")))
 
 # A test database of its own per run, so two runs on one machine never drop each other's.
 DATABASES["default"]["TEST"] = {"NAME": f"test_archive_portal_{os.getpid()}"}  # noqa: F405
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 # A private Redis database keeps test keys away from a running `make run`.
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 # One chDB engine per process: each test process (and each subprocess a test starts) has its own path.
-CLICKHOUSE_URL = f"chdb://{os.environ.get('TEST_CHDB_PATH') or VAR_DIR / 'chdb' / str(os.getpid())}"
+CLICKHOUSE_URL = f"chdb://{env_str('TEST_CHDB_PATH', '') or VAR_DIR / 'chdb' / str(os.getpid())}"
 ARCHIVE_MIGRATE_WAREHOUSE = False
 ARCHIVE_EXPORT_CLAIM_IDLE_MS = 1000
 ARCHIVE_EXPORT_BATCH_SECONDS = 0.2

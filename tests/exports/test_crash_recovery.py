@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -63,26 +64,49 @@ def test_sigkill_at_every_step_loses_and_duplicates_nothing(archive, tmp_path):
     assert _warm_counts(archive, chdb_path) == (RECORDS, RECORDS)
 
 
+def _lag(archive) -> int:
+    """Entries in the stream not yet delivered to the exporters' group."""
+    group = next(g for g in archive.redis.xinfo_groups(archive.stream) if g["name"] == b"archive-exporter")
+    return group["lag"]
+
+
 def test_sigkill_from_outside_at_random_moments(archive, tmp_path):
-    """No crash points: an external SIGKILL while the exporter follows a stream that keeps growing."""
+    """No crash points: an external SIGKILL while the exporter follows a stream that keeps growing,
+    each landing at a random moment while it is busy (a batch done this round, more to come)."""
     chdb_path = tmp_path / "exporter-chdb"
     archive.manage("archive", "migrate", chdb_path=chdb_path)
     env = {**archive.env(), "TEST_CHDB_PATH": str(chdb_path), "ARCHIVE_EXPORT_BATCH_SIZE": "300"}
+    rng = random.Random(7)
     produced = 0
     for round_ in range(4):
         pipe = archive.redis.pipeline()
-        for fields in generate(1500, seed=100 + round_):
+        for fields in generate(3000, seed=100 + round_):
             pipe.xadd(archive.stream, fields)
         pipe.execute()
-        produced += 1500
-        proc = subprocess.Popen([sys.executable, "manage.py", "archive", "export", "--follow"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(3.5 + round_ * 0.7)
+        produced += 3000
+        done_before = ExportBatch.objects.filter(state=BatchState.ACKNOWLEDGED).count()
+        log = tmp_path / f"exporter-{round_}.log"
+        with log.open("w") as stderr:
+            proc = subprocess.Popen([sys.executable, "manage.py", "archive", "export", "--follow"], cwd=ROOT,
+                                    env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 120
+        while ExportBatch.objects.filter(state=BatchState.ACKNOWLEDGED).count() == done_before:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the exporter finished no batch"
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.3))
+        assert _lag(archive) > 0, "the round's backlog was exported before the kill: feed more"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
+        # The kill interrupted work: entries delivered and not acknowledged, or a batch not marked done.
+        pending = archive.redis.xpending(archive.stream, "archive-exporter")["pending"]
+        unfinished = ExportBatch.objects.exclude(state=BatchState.ACKNOWLEDGED).count()
+        assert pending or unfinished, f"round {round_}: the kill found the exporter idle"
 
     archive.manage("archive", "export", "--drain", chdb_path=chdb_path, env={"ARCHIVE_EXPORT_BATCH_SIZE": "300"})
     assert archive.redis.xpending(archive.stream, "archive-exporter")["pending"] == 0
+    assert ExportBatch.objects.exclude(state=BatchState.ACKNOWLEDGED).count() == 0
+    assert ExportBatch.objects.filter(attempts__gt=1).exists()  # recovery really replayed an interrupted batch
     assert _cold_counts(archive) == (produced, produced)
     assert _warm_counts(archive, chdb_path) == (produced, produced)
 

@@ -3,16 +3,20 @@ recorded; a run that stops or fails leaves nothing delivered and unrecorded behi
 
 from __future__ import annotations
 
+import socket
+
 from apps.exports.exporter import Exporter
-from apps.exports.models import BatchState, ExportBatch
+from apps.exports.models import BatchState, ExportBatch, ExportError
 from apps.stream.demo import generate
 
 
-def _feed(archive, count: int) -> None:
+def _feed(archive, count: int) -> list[dict[bytes, bytes]]:
+    entries = generate(count, seed=11)
     pipe = archive.redis.pipeline()
-    for fields in generate(count, seed=11):
+    for fields in entries:
         pipe.xadd(archive.stream, fields)
     pipe.execute()
+    return entries
 
 
 def _pending(archive) -> int:
@@ -52,21 +56,36 @@ def test_a_stop_finishes_the_batch_read_ahead(archive):
     assert archive.clickhouse_count() == 600
 
 
+def _closed_port() -> int:
+    """A loopback port that nothing listens on: a connection to it is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_a_failure_leaves_the_batch_read_ahead_recoverable_at_once(archive, settings):
-    _feed(archive, 1000)
+    fed = _feed(archive, 1000)
     settings.ARCHIVE_SINK_CLICKHOUSE = False  # the cold tier alone is enough to show the hand-over
+    reachable = settings.S3_ENDPOINT_URL
+    # This exporter cannot reach S3, so its first Iceberg append really fails (the catalog is
+    # cached per endpoint, so it gets its own); by then the next batch has been read ahead.
+    settings.S3_ENDPOINT_URL = f"http://127.0.0.1:{_closed_port()}"
 
-    def fail_first_write(batch, summary):
-        raise RuntimeError("writer lost")
+    first = Exporter(batch_size=300).run()
+    assert first.records == 0 and first.batches == 0 and len(first.errors) == 1
+    # Both the failed batch and the one read ahead are recorded, unwritten, and no longer held.
+    batches = ExportBatch.objects.order_by("created_at")
+    assert [(b.state, b.entry_count, b.iceberg_at) for b in batches] == [(BatchState.RECORDED, 300, None)] * 2
+    assert ExportError.objects.filter(batch=batches[0]).exists()
+    assert _pending(archive) == 600
 
-    first = Exporter(batch_size=300).run(on_batch=fail_first_write)
-    assert first.errors == ["RuntimeError: writer lost"] and first.records == 300
-    # The batch read ahead is recorded and unlocked: another exporter takes it at once, without
-    # waiting for entries to go idle.
-    assert ExportBatch.objects.filter(state=BatchState.RECORDED).count() == 1
-
+    # Another exporter takes both over at once, without waiting for their entries to go idle.
+    settings.S3_ENDPOINT_URL = reachable
+    assert archive.iceberg_rows().num_rows == 0
     second = Exporter(batch_size=300, claim_idle_ms=3_600_000).run()
-    assert second.recovered_batches == 1
-    assert first.records + second.records == 1000
-    assert archive.iceberg_rows().num_rows == 1000
+    assert second.errors == [] and second.recovered_batches == 2
+    assert second.records == 1000
+    cold = archive.iceberg_rows().column("job_id").to_pylist()
+    assert sorted(cold) == sorted(fields[b"job_id"].decode() for fields in fed)  # each record exactly once
     assert _pending(archive) == 0
+    assert not ExportBatch.objects.exclude(state=BatchState.ACKNOWLEDGED).exists()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -14,9 +16,11 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from apps.exports.exporter import Exporter
-from apps.rehydration import services
+from apps.rehydration import services, tables
 from apps.rehydration.models import Rehydration, RehydrationState
 from apps.rehydration.tasks import rehydration_expire
+from apps.schemas.registry import forget_live_schema
+from apps.schemas.services import schema_apply
 from apps.stream.producer import Completion, record_completions
 from apps.warehouse import client as ch
 
@@ -208,3 +212,83 @@ def test_admin_requests_shows_and_drops_a_rehydration(cold, staff_client):
     entries = LogEntry.objects.get_for_object(rehydration)
     assert entries.filter(action=LogEntry.Action.CREATE, actor=user).exists()
     assert entries.filter(changes__icontains="expired", actor=user).exists()
+
+
+def _copy_range() -> tuple[datetime, datetime]:
+    return datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def test_a_copy_cut_short_is_dropped_by_expiry_whatever_its_state(cold):
+    """The worker died during the copy: the row still says running, and the table is there."""
+    crashed = services.rehydration_request(date_from=FIRST, date_to=LAST, queues=[], expires_in=timedelta(hours=1),
+                                           actor=None, dispatch=False)
+    Rehydration.objects.filter(pk=crashed.pk).update(state=RehydrationState.RUNNING, started_at=timezone.now())
+    start, end = _copy_range()
+    tables.create_from_cold(table=crashed.table_name, start=start, end=end, queues=[])
+    assert _table_exists(crashed.table_name)
+
+    assert rehydration_expire.delay().get() == []  # not due yet, and its row owns it
+    assert _table_exists(crashed.table_name)
+    Rehydration.objects.filter(pk=crashed.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert rehydration_expire.delay().get() == [crashed.table_name]
+    crashed.refresh_from_db()
+    assert crashed.state == RehydrationState.EXPIRED and crashed.dropped_at is not None
+    assert not _table_exists(crashed.table_name)
+
+
+def test_expiry_drops_rehydrated_tables_that_no_live_request_owns(cold, admin_user):
+    kept = services.rehydration_request(date_from=FIRST, date_to=LAST, queues=["emails"],
+                                        expires_in=timedelta(hours=1), actor=admin_user)
+    failed = services.rehydration_request(date_from=FIRST, date_to=LAST, queues=["reports"],
+                                          expires_in=timedelta(hours=1), actor=admin_user)
+    # A failed request whose table survived, and a table whose row is gone altogether.
+    Rehydration.objects.filter(pk=failed.pk).update(state=RehydrationState.FAILED, error="worker lost")
+    unowned = Rehydration.table_name_for(uuid.uuid4())
+    start, end = _copy_range()
+    tables.create_from_cold(table=unowned, start=start, end=end, queues=[])
+
+    assert sorted(rehydration_expire.delay().get()) == sorted([failed.table_name, unowned])
+    assert not _table_exists(failed.table_name) and not _table_exists(unowned)
+    assert _table_exists(kept.table_name)
+    kept.refresh_from_db()
+    assert kept.state == RehydrationState.READY
+
+
+V2_SPEC = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "v2.example.json"
+
+
+@pytest.fixture
+def v1_process_schema():
+    """The registry is per test, this process's cached schema is not: start and end on version 1."""
+    forget_live_schema()
+    yield
+    forget_live_schema()
+
+
+def _entry(job_id: str, hour: int, **extra: str) -> dict[bytes, bytes]:
+    fields = {"job_id": job_id, "queue": "emails", "outcome": "success",
+              "enqueue_time": str(int(datetime(2026, 1, 3, hour, tzinfo=UTC).timestamp() * 1000)), **extra}
+    return {k.encode(): v.encode() for k, v in fields.items()}
+
+
+def test_a_rehydrated_table_carries_the_fields_added_by_schema_versions(archive, v1_process_schema):
+    archive.redis.xadd(archive.stream, _entry("v1-old", 1))  # its cold file predates version 2
+    assert Exporter().run().records == 1
+    schema_apply(spec=json.loads(V2_SPEC.read_text()), actor=None, via="test")  # adds region, billed_units
+    archive.redis.xadd(archive.stream, _entry("v1-new", 2, region="mars"))  # v1 cannot set v2 fields
+    archive.redis.xadd(archive.stream, _entry("v2-full", 3, schema_version="2", region="eu-west-1",
+                                              billed_units="3"))
+    archive.redis.xadd(archive.stream, _entry("v2-bare", 4, schema_version="2"))
+    assert Exporter().run().records == 3
+
+    rehydration = services.rehydration_request(date_from=FIRST, date_to=LAST, queues=[],
+                                               expires_in=timedelta(hours=1), actor=None)
+    rehydration.refresh_from_db()
+    assert rehydration.state == RehydrationState.READY, rehydration.error
+    rows = ch.query(f"SELECT job_id, region, billed_units FROM {{db}}.{rehydration.table_name} ORDER BY job_id",
+                    tag="test").result_rows
+    assert rows == [("v1-new", "unknown", None), ("v1-old", "unknown", None), ("v2-bare", "unknown", None),
+                    ("v2-full", "eu-west-1", 3)]
+    described = {row[0]: row[1] for row in ch.query(f"DESCRIBE TABLE {{db}}.{rehydration.table_name}",
+                                                    tag="test").result_rows}
+    assert described["region"] == "LowCardinality(String)" and described["billed_units"] == "Nullable(Int64)"

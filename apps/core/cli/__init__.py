@@ -51,6 +51,7 @@ def moment(text: str):
 
 
 def user(username: str | None):
+    """The portal user `--by` names: it must exist and be active, since the audit log names it."""
     if not username:
         return None
     from django.contrib.auth import get_user_model
@@ -58,6 +59,8 @@ def user(username: str | None):
     found = get_user_model().objects.filter(username=username).first()
     if found is None:
         raise CommandError(f"no portal user {username!r}")
+    if not found.is_active:
+        raise CommandError(f"portal user {username!r} is inactive; --by must name an active user")
     return found
 
 

@@ -185,7 +185,7 @@ def _added_column(fields: _Fields, column: Column, versions: pa.Array) -> tuple[
     return values, bad
 
 
-def entry_fields(entries: list[Entry]) -> _Fields:
+def batch_fields(entries: list[Entry]) -> _Fields:
     """The batch's fields, column-wise; built once, read by the transform and the key claims."""
     return _Fields(entries)
 
@@ -273,7 +273,7 @@ def transform(entries: list[Entry], policies: Policies, fields: _Fields | None =
     `entries` come in stream order (the exporter and XCLAIM both give them so). The table has
     the live record's columns: the schema registry is checked every few seconds, so a replay
     after a schema version was applied also carries the new fields (with their defaults).
-    `fields` is `entry_fields(entries)` when the caller built it already.
+    `fields` is `batch_fields(entries)` when the caller built it already.
     """
     live = refresh_live_schema()
     schema = arrow_schema(live.columns)
