@@ -86,5 +86,10 @@ def query(sql: str, *, tag: str, parameters: dict | None = None, settings_: dict
     return get_client().query(render(sql), parameters=parameters, settings=_settings(tag, settings_))
 
 
+def query_as_written(sql: str, *, tag: str, settings_: dict | None = None):
+    """Run `sql` exactly as given: no `{db}` rendering, no parameters. For analysts' SQL, which the guard checked."""
+    return get_client().query(sql, settings=_settings(tag, settings_))
+
+
 def insert_arrow(table: str, data: pa.Table, *, tag: str, settings_: dict | None = None) -> None:
     get_client().insert_arrow(f"{database()}.{identifier(table)}", data, settings=_settings(tag, settings_))

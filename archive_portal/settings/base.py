@@ -205,6 +205,8 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "pyiceberg": {"level": "WARNING"},
+        # The query guard refuses what sqlglot only understood as a generic command; its warning is noise.
+        "sqlglot": {"level": "ERROR"},
         # Task results can hold query rows; never log them.
         "celery.app.trace": {"level": "WARNING"},
     },
