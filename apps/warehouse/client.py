@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
@@ -45,6 +46,19 @@ def embedded_path() -> str | None:
     return settings.CLICKHOUSE_URL.removeprefix("chdb://") if is_embedded() else None
 
 
+def _engine_options() -> dict[str, str]:
+    """Options the embedded engine starts with (the first client of a process starts it).
+
+    user_files_path is an empty directory of our own, the value a server would confine file()
+    to. chDB runs as clickhouse-local, where file() and INTO OUTFILE ignore it and reach any
+    path (checked with chDB 26.9), so the query guard (apps.warehouse.guard) is the defence
+    there; the setting makes an engine that starts to honour it find nothing to read.
+    """
+    files = Path(settings.CLICKHOUSE_USER_FILES_PATH)
+    files.mkdir(parents=True, exist_ok=True)
+    return {"user_files_path": str(files)}
+
+
 def get_client():
     """A client for the configured URL, one per thread (chDB handles carry per-client state)."""
     url = settings.CLICKHOUSE_URL
@@ -52,8 +66,8 @@ def get_client():
     if client is None or _local.url != url:
         if is_embedded():
             path = embedded_path()
-            __import__("pathlib").Path(path).mkdir(parents=True, exist_ok=True)
-            client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
+            Path(path).mkdir(parents=True, exist_ok=True)
+            client = clickhouse_connect.get_client(dsn=f"chdb://{path}", chdb_options=_engine_options())
         else:
             client = clickhouse_connect.get_client(dsn=url, connect_timeout=5, send_receive_timeout=300)
         _local.client, _local.url = client, url

@@ -1,7 +1,7 @@
 """Read-only SQL for operators and analysts: the one place their SQL runs, as written, after the guard.
 
 The guard (apps.warehouse.guard) admits one SELECT over the archive tables; the engine then runs
-it with readonly=1 and caps on time, result rows and memory.
+it with readonly=1 and caps on time, result rows, rows and bytes read, and memory.
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ def run_read_only(sql: str, *, max_rows: int | None = None, max_seconds: int | N
                 "max_execution_time": max_seconds,
                 "max_result_rows": max_rows + 1,
                 "result_overflow_mode": "break",
+                "max_rows_to_read": settings.CLICKHOUSE_QUERY_MAX_ROWS_TO_READ,
+                "max_bytes_to_read": settings.CLICKHOUSE_QUERY_MAX_BYTES_TO_READ,
                 "max_memory_usage": settings.CLICKHOUSE_QUERY_MAX_MEMORY,
                 "readonly": 1,
             },

@@ -41,3 +41,27 @@ def test_refuses_writes_and_explains_errors(exported, sql, message):
         call_command("archive", "query", sql)
     assert exported.clickhouse_count() == 300
 
+
+def test_caps_hold_whatever_the_text_ends_with(exported, capsys, settings):
+    """The caps ride after the user's text; a trailing `;` or comment must not drop them."""
+    call_command("archive", "query", "--format", "json",
+                 "SELECT getSetting('readonly') AS ro, getSetting('max_rows_to_read') AS rows_cap, "
+                 "getSetting('max_bytes_to_read') AS bytes_cap; -- end")
+    assert json.loads(capsys.readouterr().out) == [{
+        "ro": 1,
+        "rows_cap": settings.CLICKHOUSE_QUERY_MAX_ROWS_TO_READ,
+        "bytes_cap": settings.CLICKHOUSE_QUERY_MAX_BYTES_TO_READ,
+    }]
+
+
+@pytest.mark.parametrize(
+    ("cap", "message"),
+    [
+        ("CLICKHOUSE_QUERY_MAX_ROWS_TO_READ", "max_rows_to_read"),
+        ("CLICKHOUSE_QUERY_MAX_BYTES_TO_READ", "TOO_MANY_BYTES"),
+    ],
+)
+def test_a_query_that_reads_past_a_cap_stops(exported, settings, cap, message):
+    setattr(settings, cap, 100)
+    with pytest.raises(CommandError, match=message):
+        call_command("archive", "query", "SELECT uniqExact(job_id) FROM jobs_archive")

@@ -17,7 +17,7 @@ def register(sub) -> None:
                     "reason: more than one statement, anything but SELECT (SHOW, DESCRIBE, EXPLAIN, SET, writes), "
                     "other tables (system.*, INFORMATION_SCHEMA, the portal's own), table functions (numbers(), "
                     "file(), s3(), url()...), file(), dictGet*/joinGet*, INTO OUTFILE, SETTINGS and FORMAT, and "
-                    "SQL the guard cannot parse. Capped in time, result rows and memory "
+                    "SQL the guard cannot parse. Capped in time, rows and bytes read, result rows and memory "
                     "(docs/operations.md, \"What a query may do\").")
     query.add_argument("sql", help='e.g. "SELECT queue, count() FROM jobs_archive GROUP BY queue"')
     query.add_argument("--format", choices=["table", "json"], default="table",
