@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
@@ -56,6 +57,19 @@ def forbid_in_this_process(who: str) -> None:
     _forbidden_here = who
 
 
+def _engine_options() -> dict[str, str]:
+    """Options the embedded engine starts with (the first client of a process starts it).
+
+    user_files_path is an empty directory of our own, the value a server would confine file()
+    to. chDB runs as clickhouse-local, where file() and INTO OUTFILE ignore it and reach any
+    path (checked with chDB 26.9), so the query guard (apps.warehouse.guard) is the defence
+    there; the setting makes an engine that starts to honour it find nothing to read.
+    """
+    files = Path(settings.CLICKHOUSE_USER_FILES_PATH)
+    files.mkdir(parents=True, exist_ok=True)
+    return {"user_files_path": str(files)}
+
+
 def get_client():
     """A client for the configured URL, one per thread (chDB handles carry per-client state)."""
     if _forbidden_here:
@@ -66,8 +80,8 @@ def get_client():
     if client is None or _local.url != url:
         if is_embedded():
             path = embedded_path()
-            __import__("pathlib").Path(path).mkdir(parents=True, exist_ok=True)
-            client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
+            Path(path).mkdir(parents=True, exist_ok=True)
+            client = clickhouse_connect.get_client(dsn=f"chdb://{path}", chdb_options=_engine_options())
         else:
             client = clickhouse_connect.get_client(dsn=url, connect_timeout=5, send_receive_timeout=300)
         _local.client, _local.url = client, url
@@ -98,6 +112,11 @@ def command(sql: str, *, tag: str, parameters: dict | None = None, settings_: di
 
 def query(sql: str, *, tag: str, parameters: dict | None = None, settings_: dict | None = None):
     return get_client().query(render(sql), parameters=parameters, settings=_settings(tag, settings_))
+
+
+def query_as_written(sql: str, *, tag: str, settings_: dict | None = None):
+    """Run `sql` exactly as given: no `{db}` rendering, no parameters. For analysts' SQL, which the guard checked."""
+    return get_client().query(sql, settings=_settings(tag, settings_))
 
 
 def insert_arrow(table: str, data: pa.Table, *, tag: str, settings_: dict | None = None) -> None:

@@ -1,23 +1,21 @@
-"""Read-only SQL for operators and analysts: one SELECT, readonly=1, capped in time, rows and memory."""
+"""Read-only SQL for operators and analysts: the one place their SQL runs, as written, after the guard.
+
+The guard (apps.warehouse.guard) admits one SELECT over the archive tables; the engine then runs
+it with readonly=1 and caps on time, result rows, rows and bytes read, and memory.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
 import ipaddress
-import re
 import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from apps.warehouse import client as ch
-
-_READ_START = re.compile(r"^\s*(\(\s*)*(select|with|show|describe|desc|explain)\b", re.IGNORECASE)
-
-
-class QueryRejected(ValueError):
-    """The statement is not a single read-only query."""
+from apps.warehouse.guard import check_query
 
 
 @dataclass
@@ -38,23 +36,6 @@ class QueryResult:
         }
 
 
-def _strip_comments(sql: str) -> str:
-    sql = re.sub(r"/\*.*?\*/", " ", sql, flags=re.DOTALL)
-    return re.sub(r"--[^\n]*", " ", sql)
-
-
-def check_read_only(sql: str) -> str:
-    """Cheap early refusal with a clear message; readonly=1 in ClickHouse is the real guard."""
-    text = _strip_comments(sql).strip().rstrip(";").strip()
-    if not text:
-        raise QueryRejected("the query is empty")
-    if ";" in text:
-        raise QueryRejected("only one statement is allowed")
-    if not _READ_START.match(text):
-        raise QueryRejected("only SELECT (or WITH, SHOW, DESCRIBE, EXPLAIN) queries are allowed")
-    return text
-
-
 def _json_safe(value):
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
@@ -70,19 +51,22 @@ def _json_safe(value):
 
 
 def run_read_only(sql: str, *, max_rows: int | None = None, max_seconds: int | None = None) -> QueryResult:
-    text = check_read_only(sql)
+    # Checked here too, not only by the CLI: this runs on the worker, whoever sent the task.
+    check_query(sql)
     max_rows = min(max_rows or settings.CLICKHOUSE_QUERY_MAX_ROWS, settings.CLICKHOUSE_QUERY_MAX_ROWS)
     max_seconds = min(max_seconds or settings.CLICKHOUSE_QUERY_MAX_SECONDS, settings.CLICKHOUSE_QUERY_MAX_SECONDS)
     client = ch.get_client()
     client.database = ch.database()
     try:
-        result = ch.query(
-            text,
+        result = ch.query_as_written(
+            sql,
             tag="query",
             settings_={
                 "max_execution_time": max_seconds,
                 "max_result_rows": max_rows + 1,
                 "result_overflow_mode": "break",
+                "max_rows_to_read": settings.CLICKHOUSE_QUERY_MAX_ROWS_TO_READ,
+                "max_bytes_to_read": settings.CLICKHOUSE_QUERY_MAX_BYTES_TO_READ,
                 "max_memory_usage": settings.CLICKHOUSE_QUERY_MAX_MEMORY,
                 "readonly": 1,
             },

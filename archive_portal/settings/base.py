@@ -172,6 +172,12 @@ CLICKHOUSE_DATABASE = env_str("CLICKHOUSE_DATABASE", "archive")
 CLICKHOUSE_QUERY_MAX_SECONDS = env_int("CLICKHOUSE_QUERY_MAX_SECONDS", 30)
 CLICKHOUSE_QUERY_MAX_ROWS = env_int("CLICKHOUSE_QUERY_MAX_ROWS", 10_000)
 CLICKHOUSE_QUERY_MAX_MEMORY = env_int("CLICKHOUSE_QUERY_MAX_MEMORY", 2_000_000_000)
+# What one analyst query may read (rows and uncompressed bytes, summed over the tables it reads):
+# room for full scans of a large warm tier, while a runaway scan stops instead of running for its whole time cap.
+CLICKHOUSE_QUERY_MAX_ROWS_TO_READ = env_int("CLICKHOUSE_QUERY_MAX_ROWS_TO_READ", 1_000_000_000)
+CLICKHOUSE_QUERY_MAX_BYTES_TO_READ = env_int("CLICKHOUSE_QUERY_MAX_BYTES_TO_READ", 100_000_000_000)
+# The embedded engine's user_files_path: an empty directory of the portal's own, never a system one.
+CLICKHOUSE_USER_FILES_PATH = Path(env_str("CLICKHOUSE_USER_FILES_PATH", str(VAR_DIR / "chdb-user-files")))
 
 # --- S3 and Iceberg (cold tier) -----------------------------------------------
 S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "http://127.0.0.1:8333")
@@ -216,6 +222,8 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "pyiceberg": {"level": "WARNING"},
+        # The query guard refuses what sqlglot only understood as a generic command; its warning is noise.
+        "sqlglot": {"level": "ERROR"},
         # Task results can hold query rows; never log them.
         "celery.app.trace": {"level": "WARNING"},
     },

@@ -35,3 +35,4 @@ ARCHIVE_TIERING_GRACE_SECONDS = 0
 ARCHIVE_ORPHAN_MIN_AGE_SECONDS = 0
 # Each test has its own stream: a health report cached from another test would mislead.
 HEALTH_CACHE_SECONDS = 0
+CLICKHOUSE_USER_FILES_PATH = VAR_DIR / "chdb-user-files"

@@ -10,7 +10,15 @@ from django.core.management.base import CommandError
 from apps.core.cli import table
 
 def register(sub) -> None:
-    query = sub.add_parser("query", help="run one read-only SELECT against the warehouse")
+    query = sub.add_parser(
+        "query", help="run one SELECT over the archive tables (jobs_all, jobs_archive, jobs_cold, rehydrated_*)",
+        description="Runs one SELECT, exactly as written, over jobs_all, jobs_archive, jobs_cold and rehydrated_* "
+                    "tables (WITH, subqueries, UNION, ARRAY JOIN and window functions are fine). Refused, with the "
+                    "reason: more than one statement, anything but SELECT (SHOW, DESCRIBE, EXPLAIN, SET, writes), "
+                    "other tables (system.*, INFORMATION_SCHEMA, the portal's own), table functions (numbers(), "
+                    "file(), s3(), url()...), file(), dictGet*/joinGet*, INTO OUTFILE, SETTINGS and FORMAT, and "
+                    "SQL the guard cannot parse. Capped in time, rows and bytes read, result rows and memory "
+                    "(docs/operations.md, \"What a query may do\").")
     query.add_argument("sql", help='e.g. "SELECT queue, count() FROM jobs_archive GROUP BY queue"')
     query.add_argument("--format", choices=["table", "json"], default="table",
                        help="json prints an array with one object per row")
@@ -25,11 +33,12 @@ def register(sub) -> None:
 def handle_query(cmd, options):
     from apps.warehouse.client import WarehouseError
     from apps.warehouse.dispatch import run_on_warehouse
-    from apps.warehouse.query import QueryRejected, check_read_only
+    from apps.warehouse.guard import QueryRejected, check_query
     from apps.warehouse.tasks import run_query
 
     try:
-        check_read_only(options["sql"])
+        # Refuse early, before the work goes to the worker (which checks again).
+        check_query(options["sql"])
         result = run_on_warehouse(run_query, timeout=120, sql=options["sql"], max_rows=options["max_rows"])
     except (QueryRejected, WarehouseError) as exc:
         raise CommandError(str(exc)) from None
