@@ -30,7 +30,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     # Hourly is plenty: windows are in days, and each run finishes what a crashed one left.
     Periodic(
         name="retention run",
-        task="apps.retention.tasks.retention_run",
+        task="apps.retention.tasks.scheduled_retention_run",
         every_seconds=3600,
         description="Retention policies applied to every tier (docs/retention.md)",
     ),

@@ -13,8 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.durations import format_duration, parse_duration
+from apps.places import rehydrated
 from apps.rehydration import tables
 from apps.rehydration.models import Rehydration, RehydrationState
+from apps.retention.locks import one_run_at_a_time
+from apps.retention.selectors import removals_not_finished_before
 
 logger = logging.getLogger(__name__)
 
@@ -108,19 +111,25 @@ def rehydration_run(*, rehydration_id: str) -> dict:
         with contextlib.suppress(Exception):
             tables.drop(rehydration.table_name)
 
-    with transaction.atomic(), _as_actor(rehydration.requested_by):
-        rehydration = Rehydration.objects.select_for_update().get(pk=rehydration_id)
-        if rehydration.state != RehydrationState.RUNNING:
-            # Dropped or expired while copying: the drop ran before the table existed, so drop it now.
-            tables.drop(rehydration.table_name)
-            return as_dict(rehydration)
-        rehydration.finished_at = timezone.now()
-        if error:
-            rehydration.state, rehydration.error = RehydrationState.FAILED, error
-            rehydration.save(update_fields=["state", "error", "finished_at"])
-        else:
-            rehydration.state, rehydration.rows, rehydration.bytes = RehydrationState.READY, rows, size_bytes
-            rehydration.save(update_fields=["state", "rows", "bytes", "finished_at"])
+    # While no retention run or purge runs: the copy becomes ready, then applies every removal that
+    # had not finished before it started (one it read the cold tier before, or ran beside).
+    with one_run_at_a_time():
+        with transaction.atomic(), _as_actor(rehydration.requested_by):
+            rehydration = Rehydration.objects.select_for_update().get(pk=rehydration_id)
+            if rehydration.state != RehydrationState.RUNNING:
+                # Dropped or expired while copying: the drop ran before the table existed, so drop it now.
+                tables.drop(rehydration.table_name)
+                return as_dict(rehydration)
+            rehydration.finished_at = timezone.now()
+            if error:
+                rehydration.state, rehydration.error = RehydrationState.FAILED, error
+                rehydration.save(update_fields=["state", "error", "finished_at"])
+            else:
+                rehydration.state, rehydration.rows, rehydration.bytes = RehydrationState.READY, rows, size_bytes
+                rehydration.save(update_fields=["state", "rows", "bytes", "finished_at"])
+        if not error:
+            for selections in removals_not_finished_before(rehydration.started_at):
+                rehydrated.remove_from(rehydration.table_name, selections)
     return as_dict(rehydration)
 
 

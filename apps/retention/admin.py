@@ -7,15 +7,20 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import redirect, render
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from apps.accounts.actors import Actor
 from apps.core.admin import ReadOnlyModelAdmin
 from apps.core.durations import DurationError, parse_duration
 from apps.records.contract import OUTCOMES
-from apps.retention import selectors
-from apps.retention.models import RetentionPolicy, RetentionRun
+from apps.retention import selectors, services
+from apps.retention.models import RetentionPolicy, RetentionRun, RunKind, RunState
+from apps.warehouse import dispatch
 
 
 @admin.register(RetentionPolicy)
@@ -71,13 +76,14 @@ class PurgeForm(forms.Form):
 
 @admin.register(RetentionRun)
 class RetentionRunAdmin(ReadOnlyModelAdmin):  # the audit trail of destructive runs stays
-    list_display = ("started_at", "kind", "dry_run", "state", "as_of", "requested_by", "summary", "alert_count")
+    list_display = ("started_at", "kind", "dry_run", "state", "as_of", "actor", "summary", "alert_count")
     list_filter = ("kind", "state", "dry_run")
     date_hierarchy = "started_at"
-    readonly_fields = ("kind", "dry_run", "as_of", "parameters", "requested_by", "state", "plan_pretty",
-                       "result_pretty", "alerts", "error", "started_at", "finished_at")
+    readonly_fields = ("kind", "dry_run", "as_of", "parameters", "actor", "requested_by", "preview", "state",
+                       "plan_pretty", "result_pretty", "alerts", "error", "started_at", "finished_at")
     exclude = ("plan", "result")
     change_list_template = "admin/retention/run_change_list.html"
+    change_form_template = "admin/retention/run_change_form.html"
 
     @admin.display(description="what")
     def summary(self, obj: RetentionRun) -> str:
@@ -111,41 +117,79 @@ class RetentionRunAdmin(ReadOnlyModelAdmin):  # the audit trail of destructive r
         return [
             path("preview/", self.admin_site.admin_view(self.preview_view), name="retention_preview"),
             path("purge/", self.admin_site.admin_view(self.purge_view), name="retention_purge"),
+            path("<int:run_id>/confirm/", self.admin_site.admin_view(self.confirm_view), name="retention_confirm"),
             *super().get_urls(),
         ]
 
-    def _can_act(self, request) -> bool:
-        return request.user.has_perm("retention.change_retentionpolicy")
+    def _submitted(self, request, submit) -> HttpResponseRedirect | None:
+        """Record and submit a run to the warehouse worker, then show its page (which follows it).
+
+        The web never runs it: with no worker serving the warehouse queue, nothing is recorded and
+        the page says so."""
+        try:
+            dispatch.require_worker()
+            with transaction.atomic():
+                run = submit(Actor.of_user(request.user, via="admin"))
+                services.run_submit(run)
+        except (dispatch.WorkerUnavailable, services.RunRefused) as exc:
+            messages.error(request, str(exc))
+            return None
+        messages.info(request, f"Run {run.pk} was sent to the warehouse worker. This page follows it and shows "
+                               "the result when it is done.")
+        return redirect(reverse("admin:retention_retentionrun_change", args=[run.pk]))
 
     def preview_view(self, request):
         """A dry run of the retention run with the current policies, on the worker that owns the warehouse."""
-        if request.method != "POST" or not self._can_act(request):
+        if request.method != "POST" or not request.user.has_perm("retention.start_retentionrun"):
             raise PermissionDenied
-        from apps.retention.tasks import retention_run
-        from apps.warehouse.dispatch import run_on_warehouse
-
-        report = run_on_warehouse(retention_run, timeout=600, dry_run=True, actor_id=request.user.pk)
-        messages.info(request, "Dry run finished: nothing was changed. The plan below is what a run would do now.")
-        return redirect(reverse("admin:retention_retentionrun_change", args=[report["run"]]))
+        done = self._submitted(request, lambda actor: services.retention_run_request(actor=actor, dry_run=True))
+        return done or redirect(reverse("admin:retention_retentionrun_changelist"))
 
     def purge_view(self, request):
-        """Step 1: the form and a preview (dry run). Step 2: confirm the same parameters to purge."""
-        if not self._can_act(request):
+        """Step 1: the selection; its preview (a dry run) is sent to the worker. Step 2, on the
+        preview's page once it is done: confirm exactly that preview (`confirm_view`)."""
+        if not request.user.has_perm("retention.purge_records"):
             raise PermissionDenied
-        from apps.retention.tasks import purge_records
-        from apps.warehouse.dispatch import run_on_warehouse
-
         form = PurgeForm(request.POST or None)
-        context = {**self.admin_site.each_context(request), "title": "Purge records from every tier", "form": form,
-                   "opts": self.model._meta}
         if request.method == "POST" and form.is_valid():
-            confirm = request.POST.get("confirm") == "yes"
-            report = run_on_warehouse(
-                purge_records, timeout=3600, older_than_seconds=int(form.cleaned_data["older_than"].total_seconds()),
-                dry_run=not confirm, queues=form.cleaned_data["queues"] or None,
-                outcomes=form.cleaned_data["outcomes"] or None, actor_id=request.user.pk)
-            if confirm:
-                messages.success(request, f"Purged {report['result'].get('records', 0)} records from every tier.")
-                return redirect(reverse("admin:retention_retentionrun_change", args=[report["run"]]))
-            context.update(preview=report["plan"], preview_run=report["run"])
+            done = self._submitted(request, lambda actor: services.purge_request(
+                actor=actor, older_than=form.cleaned_data["older_than"], dry_run=True,
+                queues=form.cleaned_data["queues"] or None, outcomes=form.cleaned_data["outcomes"] or None))
+            if done:
+                return done
+        context = {**self.admin_site.each_context(request), "title": "Purge records from every place they live",
+                   "form": form, "opts": self.model._meta}
         return render(request, "admin/retention/purge.html", context)
+
+    def confirm_view(self, request, run_id: int):
+        if request.method != "POST" or not request.user.has_perm("retention.purge_records"):
+            raise PermissionDenied
+        preview = get_object_or_404(RetentionRun, pk=run_id)
+        if request.POST.get("confirm") != "yes":
+            messages.error(request, "Tick the box to confirm that you checked the preview.")
+            return redirect(reverse("admin:retention_retentionrun_change", args=[run_id]))
+        done = self._submitted(request, lambda actor: services.purge_confirm(preview=preview, actor=actor))
+        return done or redirect(reverse("admin:retention_retentionrun_change", args=[run_id]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = get_object_or_404(RetentionRun, pk=object_id)
+        extra = {"run": run, **(extra_context or {})}
+        if not run.finished:
+            # Only after a while, and with a short timeout: the page refreshes every few seconds.
+            waiting = (timezone.now() - run.started_at).total_seconds() > NO_WORKER_AFTER_S
+            extra["no_worker"] = waiting and run.state == RunState.QUEUED and not _worker_live()
+        extra["can_confirm"] = (run.kind == RunKind.PURGE and run.dry_run and run.state == RunState.PREVIEWED
+                                and not RetentionRun.objects.filter(preview=run).exists()
+                                and not run.parameters.get("as_of_given")
+                                and request.user.has_perm("retention.purge_records"))
+        return super().change_view(request, object_id, form_url, extra)
+
+
+NO_WORKER_AFTER_S = 5
+
+
+def _worker_live() -> bool:
+    try:
+        return dispatch.warehouse_worker_live(timeout=0.5)
+    except dispatch.WorkerUnavailable:
+        return False

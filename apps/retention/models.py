@@ -104,6 +104,7 @@ class RunKind(models.TextChoices):
 
 
 class RunState(models.TextChoices):
+    QUEUED = "queued", "Queued for the warehouse worker"
     RUNNING = "running", "Running"
     PREVIEWED = "previewed", "Previewed (dry run, nothing changed)"
     DONE = "done", "Done"
@@ -119,7 +120,12 @@ class RetentionRun(models.Model):
     parameters = models.JSONField(default=dict, blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
-    state = models.CharField(max_length=12, choices=RunState.choices, default=RunState.RUNNING)
+    actor = models.CharField(max_length=150, blank=True,
+                             help_text="Who asked: the user, os:<name> for a command without --by, or beat")
+    preview = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="confirmation",
+        help_text="The dry run this purge confirms: it acts on exactly that selection")
+    state = models.CharField(max_length=12, choices=RunState.choices, default=RunState.QUEUED)
     plan = models.JSONField(default=dict, blank=True, help_text="What the run found to do (the preview)")
     result = models.JSONField(default=dict, blank=True, help_text="What it did")
     alerts = models.JSONField(default=list, blank=True, help_text="Problems that need a person")
@@ -129,6 +135,14 @@ class RetentionRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        permissions = [
+            ("start_retentionrun", "Can start a retention run or its preview"),
+            ("purge_records", "Can preview and confirm a purge of records"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {'dry run ' if self.dry_run else ''}{self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (RunState.PREVIEWED, RunState.DONE, RunState.FAILED)

@@ -1,6 +1,7 @@
 """One retention run: plan every step from the same state, then (unless a dry run) act on exactly that plan.
 
-Steps, in the order they act: purge by policy (cold-tier age and count caps), warm-to-cold
+Steps, in the order they act: purge by policy (cold-tier age and count caps, and dead letters
+past their own retention, ARCHIVE_DEAD_LETTER_DAYS), warm-to-cold
 tiering, compaction of closed days, snapshot expiry with orphan-file removal, Redis trimming,
 and bookkeeping (the export ledger's rows kept only as long as they serve).
 """
@@ -16,6 +17,7 @@ from apps.exports.models import BatchState, ExportBatch
 from apps.core import faults
 from apps.lake import maintenance
 from apps.lake.table import load_table
+from apps.places import dead_letters as dead_letter_place
 from apps.retention import bookkeeping, purge, redis_trim, tiering
 from apps.retention.resolution import PolicyBook
 from apps.warehouse import client as ch
@@ -80,15 +82,19 @@ class RunPlan:
     as_of: datetime
     steps: tuple[str, ...]
     purge: purge.PurgePreview | None = None
+    dead_letters: dead_letter_place.Found | None = None
     tiering: tiering.TieringPlan | None = None
     compaction: list[dict] | None = None
     trim: redis_trim.TrimPlan | None = None
     bookkeeping: bookkeeping.BookkeepingPlan | None = None
+    dead_letters_before: str | None = None
 
     def as_dict(self) -> dict:
         out: dict = {"as_of": self.as_of.isoformat(), "steps": list(self.steps)}
         if self.purge is not None:
             out["purge"] = self.purge.as_dict()
+        if self.dead_letters is not None:
+            out["dead_letters"] = {"before": self.dead_letters_before, **self.dead_letters.summary()}
         if self.tiering is not None:
             out["tiering"] = self.tiering.summary()
         if self.compaction is not None:
@@ -111,6 +117,9 @@ def plan_run(book: PolicyBook, as_of: datetime, steps: tuple[str, ...] = STEPS) 
     plan = RunPlan(as_of=as_of, steps=steps)
     if "purge" in steps:
         plan.purge = purge.preview_purge(policy_selections(book, as_of))
+        if settings.ARCHIVE_DEAD_LETTER_DAYS:
+            plan.dead_letters_before = (as_of - timedelta(days=settings.ARCHIVE_DEAD_LETTER_DAYS)).isoformat()
+            plan.dead_letters = dead_letter_place.older_than(datetime.fromisoformat(plan.dead_letters_before))
     if "tiering" in steps:
         plan.tiering = tiering.plan_tiering(book, as_of)
     if "compaction" in steps:
@@ -127,6 +136,8 @@ def apply_run(plan: RunPlan) -> dict:
     if plan.purge is not None:
         result["purge"] = purge.apply_purge(plan.purge)
         faults.checkpoint("retention_purged")
+    if plan.dead_letters is not None:
+        result["dead_letters"] = dead_letter_place.remove(plan.dead_letters)
     if plan.tiering is not None:
         result["tiering"] = tiering.apply_tiering(plan.tiering)
     if plan.compaction:

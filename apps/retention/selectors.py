@@ -49,3 +49,21 @@ def policies_as_json() -> list[dict]:
                 item[name] = value
         out.append(item)
     return out
+
+
+def removals_not_finished_before(moment) -> list[list]:
+    """The selections of every real purge (manual, or a retention run's) that had not finished by
+    `moment`: a rehydrated copy taken since may hold records they remove, and applies them."""
+    from django.db.models import Q
+
+    from apps.places.selection import Selection
+    from apps.retention.models import RetentionRun, RunKind
+
+    runs = RetentionRun.objects.filter(dry_run=False).filter(Q(finished_at__isnull=True) | Q(finished_at__gte=moment))
+    found = []
+    for run in runs.only("kind", "plan"):
+        plan = run.plan if run.kind == RunKind.PURGE else (run.plan or {}).get("purge", {})
+        criteria = (plan or {}).get("criteria") or []
+        if criteria:
+            found.append([Selection.from_dict(c) for c in criteria])
+    return found

@@ -1,20 +1,29 @@
-"""Retention writes: policies imported from JSON (audited), retention runs and purges (each a recorded run)."""
+"""Retention writes: policies imported from JSON (audited), retention runs and purges (each a recorded run).
+
+A run is recorded first (queued, with who asked), then done by `run_execute` where the warehouse
+lives: pages and the admin submit it and show it running and finished; the CLI waits for it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from auditlog.context import set_actor
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.actors import Actor, audit_context, require_permission
 from apps.core.durations import format_duration
 from apps.records.contract import OUTCOMES
 from apps.retention import purge, runner, selectors
+from apps.retention.locks import one_run_at_a_time
 from apps.retention.models import RetentionPolicy, RetentionRun, RunKind, RunState
 from apps.retention.resolution import SETTINGS
+from apps.warehouse import dispatch
+
+# A purge preview may be confirmed for this long after it finished; then it is previewed again.
+PREVIEW_VALID_FOR = timedelta(hours=1)
 
 _KEYS = {"queue", "outcome", "description", *SETTINGS}
 _TEXT = {"payload_mode", "redaction_patterns"}
@@ -69,7 +78,7 @@ def _values(policy: RetentionPolicy) -> dict:
 
 
 @transaction.atomic
-def policy_set(*, items, actor=None, dry_run: bool = False) -> PolicyChanges:
+def policy_set(*, items, actor: Actor, dry_run: bool = False) -> PolicyChanges:
     """Make the policies exactly `items`: create, update and delete rules; each change is audited.
 
     All or nothing: a bad entry anywhere changes nothing. With dry_run, reports what would change.
@@ -77,21 +86,21 @@ def policy_set(*, items, actor=None, dry_run: bool = False) -> PolicyChanges:
     wanted = _validated(items)
     existing = {(p.queue, p.outcome): p for p in RetentionPolicy.objects.select_for_update()}
     changes = PolicyChanges()
-    with set_actor(actor):
+    with audit_context(actor):
         for policy in wanted:
             key = (policy.queue, policy.outcome)
             current = existing.pop(key, None)
             if current is None:
                 changes.created.append(policy.scope_label)
                 if not dry_run:
-                    policy.updated_by = actor
+                    policy.updated_by_id = actor.user_id
                     policy.save()
             elif _values(current) != _values(policy):
                 changes.updated.append(policy.scope_label)
                 if not dry_run:
                     for name, value in _values(policy).items():
                         setattr(current, name, value)
-                    current.updated_by = actor
+                    current.updated_by_id = actor.user_id
                     current.save()
             else:
                 changes.unchanged.append(policy.scope_label)
@@ -102,14 +111,130 @@ def policy_set(*, items, actor=None, dry_run: bool = False) -> PolicyChanges:
     return changes
 
 
-def _finish(run: RetentionRun, plan, apply, dry_run: bool) -> RetentionRun:
+class RunRefused(ValueError):
+    """The run cannot be started or confirmed as asked; the message says why. Nothing was recorded."""
+
+
+def _record(*, actor: Actor, kind: str, dry_run: bool, as_of: datetime, parameters: dict,
+            preview: RetentionRun | None = None) -> RetentionRun:
+    return RetentionRun.objects.create(kind=kind, dry_run=dry_run, as_of=as_of, parameters=parameters,
+                                       requested_by_id=actor.user_id, actor=actor.label, preview=preview,
+                                       state=RunState.QUEUED)
+
+
+def retention_run_request(*, actor: Actor, dry_run: bool, as_of: datetime | None = None,
+                          steps: tuple[str, ...] = runner.STEPS) -> RetentionRun:
+    """Record a retention run (queued); `run_execute` does it, on the warehouse worker.
+
+    Without `as_of`, the policies are evaluated when it runs.
+    """
+    require_permission(actor, "retention.start_retentionrun")
+    unknown = set(steps) - set(runner.STEPS)
+    if unknown:
+        raise RunRefused(f"unknown steps {sorted(unknown)}; choose from {', '.join(runner.STEPS)}")
+    return _record(actor=actor, kind=RunKind.RETENTION, dry_run=dry_run, as_of=as_of or timezone.now(),
+                   parameters={"steps": list(steps), "as_of": as_of.isoformat() if as_of else None})
+
+
+def purge_request(*, actor: Actor, older_than: timedelta, dry_run: bool, queues: list[str] | None = None,
+                  outcomes: list[str] | None = None, as_of: datetime | None = None) -> RetentionRun:
+    """Record a purge of records enqueued more than `older_than` before `as_of` (now), of these
+    queues and outcomes, from every place they live. Its moment is fixed here: `before` is absolute,
+    so the preview and the purge that confirms it cover exactly the same selection."""
+    require_permission(actor, "retention.purge_records")
+    bad = sorted(set(outcomes or []) - OUTCOMES)
+    if bad:
+        raise RunRefused(f"unknown outcome {', '.join(bad)}; choose from {', '.join(sorted(OUTCOMES))}")
+    if as_of is not None and not dry_run:
+        raise RunRefused("a purge measures age from now; --as-of is for previews (dry runs) only")
+    before = (as_of or timezone.now()) - older_than
+    parameters = {"older_than": format_duration(older_than), "before": before.isoformat(),
+                  "queues": list(queues or []), "outcomes": list(outcomes or []), "as_of_given": as_of is not None}
+    return _record(actor=actor, kind=RunKind.PURGE, dry_run=dry_run, as_of=as_of or timezone.now(),
+                   parameters=parameters)
+
+
+def purge_confirm(*, preview: RetentionRun, actor: Actor) -> RetentionRun:
+    """Record the purge a finished preview showed, bound to that preview: the same selection, once."""
+    require_permission(actor, "retention.purge_records")
+    with transaction.atomic():
+        preview = RetentionRun.objects.select_for_update().get(pk=preview.pk)
+        if preview.kind != RunKind.PURGE or not preview.dry_run:
+            raise RunRefused(f"run {preview.pk} is not a purge preview")
+        if preview.state != RunState.PREVIEWED:
+            raise RunRefused(f"run {preview.pk} is {preview.get_state_display().lower()}: only a finished "
+                             "preview can be confirmed")
+        if preview.parameters.get("as_of_given"):
+            raise RunRefused(f"the preview {preview.pk} measured age from a chosen moment (--as-of); a purge "
+                             "measures it from now: preview without --as-of, then confirm")
+        if RetentionRun.objects.filter(preview=preview).exists():
+            raise RunRefused(f"the preview {preview.pk} was confirmed already (run {preview.confirmation.pk})")
+        age = timezone.now() - preview.finished_at
+        if age > PREVIEW_VALID_FOR:
+            raise RunRefused(f"the preview {preview.pk} is {format_duration(age)} old; preview again "
+                             f"(previews are valid for {format_duration(PREVIEW_VALID_FOR)})")
+        return _record(actor=actor, kind=RunKind.PURGE, dry_run=False, as_of=preview.as_of,
+                       parameters=preview.parameters, preview=preview)
+
+
+def run_submit(run: RetentionRun) -> None:
+    """Send a recorded run to the warehouse worker (pages and the admin; they never run it here)."""
+    from apps.retention.tasks import execute_run
+
+    dispatch.submit(execute_run, run_id=run.pk)
+
+
+def _purge_selections(run: RetentionRun) -> list[purge.Selection]:
+    before = datetime.fromisoformat(run.parameters["before"])
+    return [purge.Selection(before, q, o, reason="requested purge")
+            for q in (run.parameters["queues"] or [None]) for o in (run.parameters["outcomes"] or [None])]
+
+
+def run_execute(*, run_id: int) -> RetentionRun:
+    """Do a recorded run (on the warehouse worker, or in the CLI's process when none serves the queue).
+
+    Runs one at a time (a PostgreSQL advisory lock), so a purge never races tiering or another
+    purge. A run that is not queued any more (a repeated delivery) is returned as it stands.
+    """
+    with transaction.atomic():
+        run = RetentionRun.objects.select_for_update().get(pk=run_id)
+        if run.state != RunState.QUEUED:
+            return run
+        run.state = RunState.RUNNING
+        run.save(update_fields=["state"])
+    try:
+        with one_run_at_a_time():
+            if run.kind == RunKind.PURGE:
+                plan = purge.preview_purge(_purge_selections(run))
+                apply = purge.apply_purge
+            else:
+                if not run.parameters.get("as_of"):
+                    run.as_of = timezone.now()  # evaluated when it runs, not when it was asked for
+                    run.save(update_fields=["as_of"])
+                plan = runner.plan_run(selectors.policy_book(), run.as_of, tuple(run.parameters["steps"]))
+                apply = runner.apply_run
+            return _finish(run, plan, apply)
+    except Exception as exc:
+        if run.state != RunState.FAILED:  # failed before its plan was recorded
+            run.state, run.error, run.finished_at = RunState.FAILED, f"{type(exc).__name__}: {exc}", timezone.now()
+            run.save(update_fields=["state", "error", "finished_at"])
+        raise
+
+
+def retention_run(*, actor: Actor, dry_run: bool, as_of: datetime | None = None,
+                  steps: tuple[str, ...] = runner.STEPS) -> RetentionRun:
+    """Record and do a retention run here (beat's hourly run on the worker; tests)."""
+    return run_execute(run_id=retention_run_request(actor=actor, dry_run=dry_run, as_of=as_of, steps=steps).pk)
+
+
+def _finish(run: RetentionRun, plan, apply) -> RetentionRun:
     run.plan = plan.as_dict()
     run.alerts = list(getattr(plan, "alerts", []))
     run.save(update_fields=["plan", "alerts"])
     try:
-        if not dry_run:
+        if not run.dry_run:
             run.result = apply(plan)
-        run.state = RunState.PREVIEWED if dry_run else RunState.DONE
+        run.state = RunState.PREVIEWED if run.dry_run else RunState.DONE
     except Exception as exc:
         run.state = RunState.FAILED
         run.error = f"{type(exc).__name__}: {exc}"
@@ -118,36 +243,3 @@ def _finish(run: RetentionRun, plan, apply, dry_run: bool) -> RetentionRun:
         run.finished_at = timezone.now()
         run.save(update_fields=["result", "state", "error", "finished_at"])
     return run
-
-
-def retention_run(*, dry_run: bool, actor=None, as_of: datetime | None = None,
-                  steps: tuple[str, ...] = runner.STEPS) -> RetentionRun:
-    """Purge by policy, tier warm to cold, compact, clean up, trim Redis; or with dry_run only report it.
-
-    Runs where the warehouse lives (a warehouse task or the CLI's in-process fallback).
-    """
-    unknown = set(steps) - set(runner.STEPS)
-    if unknown:
-        raise ValueError(f"unknown steps {sorted(unknown)}; choose from {', '.join(runner.STEPS)}")
-    as_of = as_of or timezone.now()
-    run = RetentionRun.objects.create(kind=RunKind.RETENTION, dry_run=dry_run, as_of=as_of, requested_by=actor,
-                                      parameters={"steps": list(steps)})
-    plan = runner.plan_run(selectors.policy_book(), as_of, tuple(steps))
-    return _finish(run, plan, runner.apply_run, dry_run)
-
-
-def purge_records(*, older_than: timedelta, dry_run: bool, actor=None, queues: list[str] | None = None,
-                  outcomes: list[str] | None = None, as_of: datetime | None = None) -> RetentionRun:
-    """Remove records enqueued more than `older_than` ago (of these queues and outcomes) from every tier."""
-    bad = sorted(set(outcomes or []) - OUTCOMES)
-    if bad:
-        raise ValueError(f"unknown outcome {', '.join(bad)}; choose from {', '.join(sorted(OUTCOMES))}")
-    as_of = as_of or timezone.now()
-    before = as_of - older_than
-    selections = [purge.Selection(before, q, o, reason="requested purge")
-                  for q in (queues or [None]) for o in (outcomes or [None])]
-    run = RetentionRun.objects.create(
-        kind=RunKind.PURGE, dry_run=dry_run, as_of=as_of, requested_by=actor,
-        parameters={"older_than": format_duration(older_than), "before": before.isoformat(),
-                    "queues": queues or [], "outcomes": outcomes or []})
-    return _finish(run, purge.preview_purge(selections), purge.apply_purge, dry_run)

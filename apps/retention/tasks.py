@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import logging
 
 from celery import shared_task
-from django.contrib.auth import get_user_model
 
+from apps.accounts.actors import Actor
 from apps.retention import services
+from apps.retention.models import RetentionRun
+
+logger = logging.getLogger(__name__)
 
 
-def _actor(actor_id: int | None):
-    return get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
-
-
-def _report(run) -> dict:
+def report(run) -> dict:
     return {"run": run.pk, "state": run.state, "dry_run": run.dry_run, "plan": run.plan, "result": run.result,
-            "alerts": run.alerts}
+            "alerts": run.alerts, "error": run.error}
 
 
-@shared_task(acks_late=True, expires=3600)
-def retention_run(dry_run: bool = False, as_of: str | None = None, steps: list[str] | None = None,
-                  actor_id: int | None = None) -> dict:
-    """Beat runs this hourly; the CLI's `archive run` and the admin call it too."""
-    run = services.retention_run(dry_run=dry_run, actor=_actor(actor_id),
-                                 as_of=datetime.fromisoformat(as_of) if as_of else None,
-                                 **({"steps": tuple(steps)} if steps else {}))
-    return _report(run)
+# Not acks_late: a run cut short by a crash is not delivered again half-done; the next run
+# (hourly, or asked for) repairs whatever it left, every step being idempotent.
+@shared_task(acks_late=False, expires=3600)
+def execute_run(run_id: int) -> dict:
+    """A recorded retention run or purge (the admin, the CLI). A failure is recorded on the run and
+    reported, not raised: whoever waits reads the run's state and error."""
+    try:
+        return report(services.run_execute(run_id=run_id))
+    except Exception:
+        logger.exception("retention run %s failed", run_id)
+        return report(RetentionRun.objects.get(pk=run_id))
 
 
 @shared_task(acks_late=False, expires=3600)
-def purge_records(older_than_seconds: int, dry_run: bool, queues: list[str] | None = None,
-                  outcomes: list[str] | None = None, as_of: str | None = None, actor_id: int | None = None) -> dict:
-    run = services.purge_records(older_than=timedelta(seconds=older_than_seconds), dry_run=dry_run,
-                                 actor=_actor(actor_id), queues=queues, outcomes=outcomes,
-                                 as_of=datetime.fromisoformat(as_of) if as_of else None)
-    return _report(run)
+def scheduled_retention_run() -> dict:
+    """Beat runs this hourly: the retention policies applied to every tier."""
+    return report(services.retention_run(actor=Actor.system("beat"), dry_run=False))

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "auditlog",
     "django_celery_beat",
     "apps.core",
+    "apps.accounts",
     "apps.operations",
     "apps.records",
     "apps.stream",
@@ -142,6 +143,9 @@ ARCHIVE_EXPORT_CLAIM_IDLE_MS = env_int("ARCHIVE_EXPORT_CLAIM_IDLE_MS", 60_000)
 # of its archival (docs/exporter.md, "Duplicates"); a duration such as 7d or 36h.
 ARCHIVE_DEDUP_WINDOW = env_str("ARCHIVE_DEDUP_WINDOW", "7d")
 ARCHIVE_SINK_CLICKHOUSE = env_bool("ARCHIVE_SINK_CLICKHOUSE", True)
+# Dead letters (their stream and rows hold the raw entry, payload included) are kept this long for
+# someone to fix and re-queue them; the retention run removes older ones. 0 keeps them forever.
+ARCHIVE_DEAD_LETTER_DAYS = env_int("ARCHIVE_DEAD_LETTER_DAYS", 30)
 # Export errors are kept this long (the status page shows the latest); the retention run prunes them.
 ARCHIVE_EXPORT_ERROR_DAYS = env_int("ARCHIVE_EXPORT_ERROR_DAYS", 30)
 ARCHIVE_SINK_ICEBERG = env_bool("ARCHIVE_SINK_ICEBERG", True)

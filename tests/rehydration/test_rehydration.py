@@ -292,3 +292,25 @@ def test_a_rehydrated_table_carries_the_fields_added_by_schema_versions(archive,
     described = {row[0]: row[1] for row in ch.query(f"DESCRIBE TABLE {{db}}.{rehydration.table_name}",
                                                     tag="test").result_rows}
     assert described["region"] == "LowCardinality(String)" and described["billed_units"] == "Nullable(Int64)"
+
+
+def test_a_copy_taken_while_a_purge_ran_applies_that_purge(cold, admin_user):
+    """A purge that had not finished when the copy started (its rehydrated-table step could not see a
+    copy still being made) is applied by the copy itself when it is ready."""
+    from apps.places.selection import Selection
+    from apps.retention.models import RetentionRun, RunKind, RunState
+
+    rehydration = services.rehydration_request(date_from=FIRST, date_to=LAST, queues=[],
+                                               expires_in=timedelta(days=1), actor=admin_user, dispatch=False)
+    # A purge of the emails queue is running (its plan recorded, not finished) while the copy is made.
+    selection = Selection(datetime(2026, 2, 1, tzinfo=UTC), "emails", None, reason="requested purge")
+    RetentionRun.objects.create(kind=RunKind.PURGE, dry_run=False, as_of=timezone.now(), state=RunState.RUNNING,
+                                plan={"criteria": [selection.as_dict()]})
+
+    services.rehydration_run(rehydration_id=str(rehydration.id))
+
+    rehydration.refresh_from_db()
+    assert rehydration.state == RehydrationState.READY
+    rows = _table_rows(rehydration.table_name)
+    assert rows and not [job for job, row in rows.items() if row[0] == "emails"]
+    assert {row[0] for row in rows.values()} == {"reports", "billing"}

@@ -37,6 +37,8 @@ def test_policy_page_explains_the_effective_rule_and_audits_changes(archive, cli
 
 
 def test_purge_is_previewed_then_confirmed(archive, client, settings):
+    """The form sends a preview to the worker (eager here: it runs at commit); its page shows what
+    would go and confirms exactly that preview, once."""
     _officer(client)
     produce(archive, 500, now=T0, days=30, seed=31)
     export()
@@ -44,16 +46,38 @@ def test_purge_is_previewed_then_confirmed(archive, client, settings):
     # The admin measures age from now; these records are from simulated March, so "1d" covers them all.
     form = {"older_than": "1d", "queues": "emails", "outcomes": ["success"]}
 
-    preview = client.post("/admin/retention/retentionrun/purge/", form)
-    assert preview.status_code == 200
-    run = RetentionRun.objects.get()
-    assert run.dry_run and run.state == "previewed"
-    assert f"<td>{run.plan['records']}</td>" in preview.content.decode() and run.plan["records"] > 0
+    submitted = client.post("/admin/retention/retentionrun/purge/", form)
+    preview = RetentionRun.objects.get()
+    assert submitted.status_code == 302 and submitted.url == f"/admin/retention/retentionrun/{preview.pk}/change/"
+    assert preview.dry_run and preview.state == "previewed" and preview.plan["records"] > 0
+    page = client.get(submitted.url).content.decode()
+    assert f"<td>{preview.plan['records']}</td>" in page and "purge exactly these records" in page
     assert jobs_all_counts()[0] == total  # the preview changed nothing
 
-    done = client.post("/admin/retention/retentionrun/purge/", {**form, "confirm": "yes"})
+    unticked = client.post(f"/admin/retention/retentionrun/{preview.pk}/confirm/", {}, follow=True)
+    assert "Tick the box" in unticked.content.decode() and RetentionRun.objects.count() == 1
+    done = client.post(f"/admin/retention/retentionrun/{preview.pk}/confirm/", {"confirm": "yes"})
     assert done.status_code == 302
-    real = RetentionRun.objects.filter(dry_run=False).get()
-    assert real.state == "done" and real.requested_by.username == "officer"
-    assert real.result["records"] == run.plan["records"]
-    assert jobs_all_counts()[0] == total - run.plan["records"]
+    real = RetentionRun.objects.get(dry_run=False)
+    assert real.preview == preview and real.state == "done" and real.requested_by.username == "officer"
+    assert real.actor == "officer" and real.parameters["before"] == preview.parameters["before"]
+    assert real.result["records"] == preview.plan["records"]
+    assert jobs_all_counts()[0] == total - preview.plan["records"]
+    again = client.post(f"/admin/retention/retentionrun/{preview.pk}/confirm/", {"confirm": "yes"}, follow=True)
+    assert "confirmed already" in again.content.decode() and RetentionRun.objects.count() == 2
+
+
+def test_a_purge_needs_its_permission_in_the_service_too(archive):
+    """A staff user without the purge permission is refused by the service, whatever calls it."""
+    from django.core.exceptions import PermissionDenied
+    from datetime import timedelta
+
+    import pytest
+
+    from apps.accounts.actors import Actor
+    from apps.retention.services import purge_request
+
+    clerk = get_user_model().objects.create_user("clerk", password="pw", is_staff=True)
+    with pytest.raises(PermissionDenied):
+        purge_request(actor=Actor.of_user(clerk), older_than=timedelta(days=1), dry_run=True)
+    assert not RetentionRun.objects.exists()

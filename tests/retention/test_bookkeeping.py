@@ -12,6 +12,7 @@ from apps.exports.models import DeadLetter, ExportBatch
 from apps.exports.selectors import export_status
 from apps.retention import services
 from apps.stream.demo import generate
+from tests.actors import TESTS
 
 BAD = {b"job_id": b"bad-1", b"queue": b"emails", b"outcome": b"exploded", b"enqueue_time": b"1764000000000"}
 
@@ -36,7 +37,7 @@ def test_batch_rows_past_the_horizon_go_and_the_figures_stay(archive, client, se
     assert Exporter(batch_size=200).run().records == 300
     before = export_status()
 
-    run = services.retention_run(dry_run=False, steps=("bookkeeping",))
+    run = services.retention_run(actor=TESTS, dry_run=False, steps=("bookkeeping",))
 
     assert run.result["bookkeeping"]["batches_deleted"] == len(old)
     assert not ExportBatch.objects.filter(id__in=old).exists()
@@ -55,7 +56,7 @@ def test_a_dry_run_counts_what_bookkeeping_would_remove(archive):
     Exporter().run()
     ExportBatch.objects.update(acknowledged_at=timezone.now() - timedelta(days=30))
 
-    run = services.retention_run(dry_run=True, steps=("bookkeeping",))
+    run = services.retention_run(actor=TESTS, dry_run=True, steps=("bookkeeping",))
 
     assert run.plan["bookkeeping"]["batches"] == 1
     assert ExportBatch.objects.count() == 1

@@ -8,6 +8,7 @@ import time
 from apps.retention.models import RetentionPolicy
 from apps.retention.services import retention_run
 from apps.warehouse import client as ch
+from tests.actors import TESTS
 from tests.retention.helpers import T0, days, export, produce, warm_days
 
 RECORDS = 2400
@@ -31,10 +32,10 @@ def test_jobs_all_stays_exact_while_data_moves(archive, settings):
     reader = threading.Thread(target=read)
     reader.start()
     try:
-        first = retention_run(dry_run=False, as_of=T0, steps=("tiering", "compaction"))
+        first = retention_run(actor=TESTS, dry_run=False, as_of=T0, steps=("tiering", "compaction"))
         assert first.result["tiering"]["waiting_for_grace"] > 0  # marked, warm rows kept for now
         time.sleep(2.2)
-        second = retention_run(dry_run=False, as_of=T0, steps=("tiering", "cleanup"))
+        second = retention_run(actor=TESTS, dry_run=False, as_of=T0, steps=("tiering", "cleanup"))
         assert second.result["tiering"]["evicted_records"] > 0
     finally:
         stop.set()

@@ -13,6 +13,7 @@ from apps.retention.models import RetentionPolicy
 from apps.retention.resolution import BUILT_IN, Rule, resolve
 from apps.retention.services import retention_run
 from apps.warehouse import client as ch
+from tests.actors import TESTS
 from tests.retention.helpers import T0, days, export, jobs_all_counts, per_pair, produce
 
 DEFAULTS = {"redis_hours": 24, "warm_days": 30, "cold_days": 0, "max_records": 0, "payload_mode": "sample",
@@ -54,7 +55,7 @@ def test_count_caps_follow_the_most_specific_rule(archive):
     export()
     before = per_pair()
 
-    run = retention_run(dry_run=False, as_of=T0, steps=("purge",))
+    run = retention_run(actor=TESTS, dry_run=False, as_of=T0, steps=("purge",))
 
     after = per_pair()
     expected = Counter()

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from apps.retention.models import RetentionPolicy
 from apps.retention.services import retention_run
 from apps.stream.demo import generate
+from tests.actors import TESTS
 from tests.retention.helpers import export
 
 GROUP = "archive-exporter"
@@ -39,9 +40,9 @@ def test_trim_never_drops_an_entry_a_stuck_consumer_holds(archive):
     archive.redis.xack(archive.stream, "analytics", *exported[:100])
 
     later = datetime.now(timezone.utc) + timedelta(days=2)
-    dry = retention_run(dry_run=True, as_of=later, steps=("trim",))
+    dry = retention_run(actor=TESTS, dry_run=True, as_of=later, steps=("trim",))
     assert dry.plan["trim"]["trimmed_entries"] == 100  # bounded by the analytics group, not by age
-    run = retention_run(dry_run=False, as_of=later, steps=("trim",))
+    run = retention_run(actor=TESTS, dry_run=False, as_of=later, steps=("trim",))
     assert run.result["trim"]["trimmed_entries"] == 100
 
     assert _present(archive, exported) == 200
@@ -51,7 +52,7 @@ def test_trim_never_drops_an_entry_a_stuck_consumer_holds(archive):
     # Once the analytics reader catches up, the exported entries go; the stuck ones still stay.
     archive.redis.xreadgroup("analytics", "reader", {archive.stream: ">"}, count=1000)
     archive.redis.xack(archive.stream, "analytics", *exported, *stuck, *unread)
-    retention_run(dry_run=False, as_of=later, steps=("trim",))
+    retention_run(actor=TESTS, dry_run=False, as_of=later, steps=("trim",))
     assert _present(archive, exported) == 0
     assert _present(archive, stuck) == 120 and _present(archive, unread) == 40
 
@@ -63,12 +64,12 @@ def test_shorter_retention_per_queue_removes_only_that_queue(archive):
     export()
     queue_of = {i: archive.redis.xrange(archive.stream, min=i, max=i)[0][1][b"queue"].decode() for i in ids}
 
-    retention_run(dry_run=False, as_of=datetime.now(timezone.utc) + timedelta(hours=2), steps=("trim",))
+    retention_run(actor=TESTS, dry_run=False, as_of=datetime.now(timezone.utc) + timedelta(hours=2), steps=("trim",))
     left = {i for i in ids if archive.redis.xrange(archive.stream, min=i, max=i)}
     assert {queue_of[i] for i in set(ids) - left} == {"emails"}
     assert all(queue_of[i] != "emails" for i in left)
     assert len(left) == sum(q != "emails" for q in queue_of.values())
 
     # Within every retention nothing goes.
-    retention_run(dry_run=False, as_of=datetime.now(timezone.utc) + timedelta(hours=3), steps=("trim",))
+    retention_run(actor=TESTS, dry_run=False, as_of=datetime.now(timezone.utc) + timedelta(hours=3), steps=("trim",))
     assert all(archive.redis.xrange(archive.stream, min=i, max=i) for i in left)

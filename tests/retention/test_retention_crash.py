@@ -11,6 +11,7 @@ from apps.lake.s3 import client as s3_client
 from apps.lake.table import load_table
 from apps.retention.models import RetentionPolicy
 from apps.retention.services import retention_run
+from tests.actors import TESTS
 from tests.retention.helpers import T0, days, export, jobs_all_counts, produce, warm_days
 
 RECORDS = 3000
@@ -90,7 +91,7 @@ def test_tiering_keeps_warm_data_the_cold_tier_does_not_prove(archive):
     maintenance.delete_where(And(maintenance.day_filter(target_day), EqualTo("queue", "emails")))
     before = jobs_all_counts()
 
-    run = retention_run(dry_run=False, as_of=T0, steps=("tiering",))
+    run = retention_run(actor=TESTS, dry_run=False, as_of=T0, steps=("tiering",))
 
     assert run.alerts and all(str(target_day) in alert and "emails" in alert for alert in run.alerts)
     assert str(target_day) in warm_days()  # the day stays warm: its other groups went, emails did not

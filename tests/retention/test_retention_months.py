@@ -6,6 +6,7 @@ from datetime import date
 
 from apps.retention.models import RetentionPolicy
 from apps.retention.services import retention_run
+from tests.actors import TESTS
 from tests.retention.helpers import T0, days, export, jobs_all_counts, produce, warm_days
 
 WARM_DAYS = 7
@@ -32,7 +33,7 @@ def test_records_move_through_all_tiers_over_simulated_months(archive):
         now = T0 + days(10 * step)
         produced += produce(archive, 600, now=now, days=10, seed=step)
         export()
-        run = retention_run(dry_run=False, as_of=now)
+        run = retention_run(actor=TESTS, dry_run=False, as_of=now)
         assert run.state == "done", run.error
         expected = _expected(produced, now)
         # Every step: what was produced minus what policy purged, each record exactly once.

@@ -19,6 +19,7 @@ from apps.schemas.models import SchemaVersion
 from apps.schemas.services import SchemaRefused, schema_apply
 from apps.stream.producer import Completion, record_completions
 from apps.warehouse import client as ch
+from tests.actors import TESTS
 
 T0 = 1_764_000_000_000
 
@@ -117,7 +118,7 @@ def test_v1_to_v2_with_producers_on_both_versions(archive, v2_spec):
                             (2, "us-east-1", -12): 1})
     assert everything() == expected_all
     RetentionPolicy.objects.create(warm_days=1)
-    retention_run(dry_run=False, as_of=timezone.now() + timedelta(days=10), steps=("tiering",))
+    retention_run(actor=TESTS, dry_run=False, as_of=timezone.now() + timedelta(days=10), steps=("tiering",))
     assert archive.clickhouse_count() == 0
     assert everything() == expected_all
 

@@ -32,12 +32,9 @@ def day(text: str):
 
 
 def os_user() -> str:
-    import getpass
+    from apps.accounts.actors import os_user as name
 
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name in a bare container
-        return "unknown"
+    return name()
 
 
 def moment(text: str):
@@ -50,18 +47,19 @@ def moment(text: str):
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def user(username: str | None):
-    """The portal user `--by` names: it must exist and be active, since the audit log names it."""
-    if not username:
-        return None
-    from django.contrib.auth import get_user_model
+def actor(username: str | None):
+    """Who a command acts as: `--by USERNAME` (an existing, active portal user), else the OS user."""
+    from apps.accounts.actors import Actor, UnknownActor
 
-    found = get_user_model().objects.filter(username=username).first()
-    if found is None:
-        raise CommandError(f"no portal user {username!r}")
-    if not found.is_active:
-        raise CommandError(f"portal user {username!r} is inactive; --by must name an active user")
-    return found
+    try:
+        return Actor.cli(username)
+    except UnknownActor as exc:
+        raise CommandError(str(exc)) from None
+
+
+def user(username: str | None):
+    """The portal user `--by` names (None without --by): it must exist and be active."""
+    return actor(username).user if username else None
 
 
 def user_id(username: str | None) -> int | None:

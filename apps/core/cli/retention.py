@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import moment, read_json, user, user_id
+from apps.core.cli import actor, moment, read_json
 
 def register(sub) -> None:
     run = sub.add_parser("run", help="apply the retention policies to every tier (or preview with --dry-run)")
@@ -16,11 +16,18 @@ def register(sub) -> None:
                           "(previews of the future; tests)")
     run.add_argument("--steps", default=None,
                      help="comma-separated subset of purge,tiering,compaction,cleanup,trim,bookkeeping (default all)")
+    run.add_argument("--by", default=None, metavar="USERNAME",
+                     help="portal user to record as the actor (default: your OS user)")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.set_defaults(handler=handle_run)
-    purge = sub.add_parser("purge", help="remove old records from every tier (preview with --dry-run first)")
-    purge.add_argument("--older-than", required=True, metavar="DURATION",
-                       help="records enqueued longer ago than this, e.g. 90d, 12h, 2w")
+    purge = sub.add_parser(
+        "purge", help="remove old records from every place they live (preview with --dry-run first)",
+        description="Removes records from the stream (pending entries too), ClickHouse, the Iceberg table, dead "
+                    "letters and rehydrated tables. Preview with --dry-run; then --confirm, either with the same "
+                    "options (previewed and done at once) or with --preview RUN to act on exactly what that "
+                    "dry run showed.")
+    purge.add_argument("--older-than", metavar="DURATION",
+                       help="records enqueued longer ago than this, e.g. 90d, 12h, 2w (not with --preview)")
     purge.add_argument("--queue", dest="queues", action="append", default=[], metavar="QUEUE",
                        help="only this queue (repeat for more); default every queue")
     purge.add_argument("--status", dest="outcomes", action="append", default=[], metavar="OUTCOME",
@@ -28,8 +35,12 @@ def register(sub) -> None:
     purge_mode = purge.add_mutually_exclusive_group(required=True)
     purge_mode.add_argument("--dry-run", action="store_true", help="preview: count what would go, per tier")
     purge_mode.add_argument("--confirm", action="store_true", help="really remove it (prints the preview too)")
-    purge.add_argument("--as-of", type=moment, default=None, metavar="ISO-TIME", help="measure age from here")
-    purge.add_argument("--by", default=None, metavar="USERNAME", help="portal user to record as the actor")
+    purge.add_argument("--preview", type=int, default=None, metavar="RUN",
+                       help="with --confirm: purge exactly what the dry run RUN (its id) counted")
+    purge.add_argument("--as-of", type=moment, default=None, metavar="ISO-TIME",
+                       help="with --dry-run only: measure age from this moment instead of now")
+    purge.add_argument("--by", default=None, metavar="USERNAME",
+                       help="portal user to record as the actor (default: your OS user)")
     purge.add_argument("--json", action="store_true", help="print the report as JSON")
     purge.set_defaults(handler=handle_purge)
     policy = sub.add_parser("policy", help="export, import or explain retention policies")
@@ -40,46 +51,76 @@ def register(sub) -> None:
     policy.add_argument("--dry-run", action="store_true", help="set: report the changes, make none")
     policy.add_argument("--queue", default="", help="explain: queue name")
     policy.add_argument("--outcome", default="success", help="explain: outcome (default success)")
-    policy.add_argument("--by", default=None, metavar="USERNAME", help="set: portal user to record as the actor")
+    policy.add_argument("--by", default=None, metavar="USERNAME",
+                        help="set: portal user to record as the actor (default: your OS user)")
     policy.set_defaults(handler=handle_policy)
 
 
-def handle_run(cmd, options):
-    from apps.retention.tasks import retention_run
+def _execute(cmd, run, options) -> None:
+    """Do a recorded run where the warehouse lives (the worker, else here) and print its report."""
+    from apps.retention.tasks import execute_run
     from apps.warehouse.dispatch import run_on_warehouse
+
+    cmd.stderr.write(f"run {run.pk}: {run.get_kind_display().lower()}{' (dry run)' if run.dry_run else ''}...")
+    report = run_on_warehouse(execute_run, timeout=3600, run_id=run.pk)
+    _print_report(cmd, report, options["json"])
+    if report["state"] == "failed":
+        raise CommandError(f"run {run.pk} failed: {report['error']}")
+
+
+def handle_run(cmd, options):
+    from django.core.exceptions import PermissionDenied
+
+    from apps.retention.services import RunRefused, retention_run_request
 
     steps = [s.strip() for s in options["steps"].split(",") if s.strip()] if options["steps"] else None
-    as_of = options["as_of"].isoformat() if options["as_of"] else None
     try:
-        report = run_on_warehouse(retention_run, timeout=3600, dry_run=options["dry_run"], as_of=as_of,
-                                  steps=steps)
-    except ValueError as exc:
+        run = retention_run_request(actor=actor(options["by"]), dry_run=options["dry_run"], as_of=options["as_of"],
+                                    **({"steps": tuple(steps)} if steps else {}))
+    except (RunRefused, PermissionDenied) as exc:
         raise CommandError(str(exc)) from None
-    _print_report(cmd, report, options["json"])
+    _execute(cmd, run, options)
+
 
 def handle_purge(cmd, options):
-    from apps.core.durations import DurationError, parse_duration
-    from apps.retention.tasks import purge_records
-    from apps.warehouse.dispatch import run_on_warehouse
+    from django.core.exceptions import PermissionDenied
 
+    from apps.core.durations import DurationError, parse_duration
+    from apps.retention.models import RetentionRun
+    from apps.retention.services import RunRefused, purge_confirm, purge_request
+
+    who = actor(options["by"])
     try:
-        older_than = parse_duration(options["older_than"])
-    except DurationError as exc:
+        if options["preview"] is not None:
+            if not options["confirm"] or options["older_than"] or options["queues"] or options["outcomes"] \
+                    or options["as_of"]:
+                raise CommandError("--preview RUN goes with --confirm alone: the preview fixed the selection")
+            preview = RetentionRun.objects.filter(pk=options["preview"]).first()
+            if preview is None:
+                raise CommandError(f"no run {options['preview']}")
+            run = purge_confirm(preview=preview, actor=who)
+        else:
+            if not options["older_than"]:
+                raise CommandError("give --older-than DURATION (or --confirm --preview RUN)")
+            if options["as_of"] and not options["dry_run"]:
+                raise CommandError("--as-of goes with --dry-run only: a purge measures age from now")
+            run = purge_request(actor=who, older_than=parse_duration(options["older_than"]),
+                                dry_run=options["dry_run"], queues=options["queues"] or None,
+                                outcomes=options["outcomes"] or None, as_of=options["as_of"])
+    except (DurationError, RunRefused, PermissionDenied) as exc:
         raise CommandError(str(exc)) from None
-    try:
-        report = run_on_warehouse(
-            purge_records, timeout=3600, older_than_seconds=int(older_than.total_seconds()),
-            dry_run=options["dry_run"], queues=options["queues"] or None, outcomes=options["outcomes"] or None,
-            as_of=options["as_of"].isoformat() if options["as_of"] else None, actor_id=user_id(options["by"]))
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    _print_report(cmd, report, options["json"])
+    _execute(cmd, run, options)
+    if options["dry_run"] and not options["json"]:
+        cmd.stderr.write(f"to purge exactly this: archive purge --confirm --preview {run.pk}")
+
 
 def _print_report(cmd, report: dict, as_json: bool) -> None:
     if as_json:
         cmd.stdout.write(json.dumps(report, default=str))
     else:
         verb = "would do (dry run, nothing changed)" if report["dry_run"] else "planned"
+        if report["state"] == "failed" and not report["plan"]:
+            return
         cmd.stdout.write(f"run {report['run']} {verb}:")
         cmd.stdout.write(json.dumps(report["plan"], indent=2, default=str))
         if not report["dry_run"]:
@@ -105,7 +146,7 @@ def handle_policy(cmd, options):
             raise CommandError("set needs --file F (a JSON array, as `archive policy get` prints)")
         items = read_json(options["file"])
         try:
-            changes = services.policy_set(items=items, actor=user(options["by"]), dry_run=options["dry_run"])
+            changes = services.policy_set(items=items, actor=actor(options["by"]), dry_run=options["dry_run"])
         except services.PolicyFileError as exc:
             raise CommandError(f"{exc}; nothing was changed") from None
         for verb, scopes in changes.as_dict().items():

@@ -81,6 +81,12 @@ class BatchLocks:
             raise LockLost(f"the lock on batch {batch_id} was lost (its PostgreSQL session ended); "
                            "another exporter may finish it")
 
+    def wait_until_free(self, batch_id: uuid.UUID, *, timeout_s: float) -> None:
+        """Block until no exporter holds the batch (it finished, or its exporter is gone)."""
+        self._execute("SELECT set_config('lock_timeout', %s, false)", [f"{int(timeout_s * 1000)}ms"])
+        self._execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, _key(batch_id)])
+        self.unlock(batch_id)
+
     def close(self) -> None:
         with self._mutex:
             self._conn.close()
