@@ -25,6 +25,10 @@ def _own_group_dying_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
+# Written and read back to tell that the server is ready; outside the Iceberg warehouse prefix.
+READY_PROBE = ".archive-portal-ready"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -89,15 +93,18 @@ class SeaweedFS:
         raise RuntimeError(f"SeaweedFS did not become ready on {self.endpoint_url} within {timeout:.0f}s")
 
     def bucket_ready(self) -> bool:
+        """The bucket answers, and an object can be written and read back: after a restart the S3
+        gateway answers HEAD before its volume server serves reads (GETs fail with InternalError)."""
         import boto3
         from botocore.config import Config
 
         s3 = boto3.client("s3", endpoint_url=self.endpoint_url, aws_access_key_id=self.access_key,
                           aws_secret_access_key=self.secret_key, region_name="us-east-1",
-                          config=Config(connect_timeout=1, read_timeout=3, retries={"max_attempts": 1}))
+                          config=Config(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 1}))
         try:
             s3.head_bucket(Bucket=self.bucket)
-            return True
+            s3.put_object(Bucket=self.bucket, Key=READY_PROBE, Body=b"ready")
+            return s3.get_object(Bucket=self.bucket, Key=READY_PROBE)["Body"].read() == b"ready"
         except Exception:
             return False
 

@@ -10,6 +10,7 @@ from django.template.defaultfilters import filesizeformat
 
 from apps.core.durations import DurationError, parse_duration
 from apps.rehydration import services
+from apps.warehouse import dispatch
 from apps.rehydration.models import Rehydration, RehydrationState
 
 
@@ -39,6 +40,10 @@ class RehydrationRequestForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
+        try:
+            dispatch.require_worker()  # the copy runs there; say so now rather than leave it pending
+        except dispatch.WorkerUnavailable as exc:
+            raise ValidationError(str(exc)) from None
         try:
             data["queue_names"] = services.rehydration_validate(
                 date_from=data["date_from"], date_to=data["date_to"], queues=data["queue_names"],
@@ -97,6 +102,11 @@ class RehydrationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Drop the selected rehydrated tables now", permissions=["drop"])
     def drop_now(self, request, queryset):
+        try:
+            dispatch.require_worker()
+        except dispatch.WorkerUnavailable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
         dropped = 0
         for rehydration in queryset.exclude(state=RehydrationState.EXPIRED):
             services.rehydration_drop(rehydration=rehydration, actor=request.user)

@@ -18,6 +18,7 @@ from apps.rehydration import tables
 from apps.rehydration.models import Rehydration, RehydrationState
 from apps.retention.locks import one_run_at_a_time
 from apps.retention.selectors import removals_not_finished_before
+from apps.warehouse import dispatch as warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def rehydration_request(*, date_from: date, date_to: date, queues: list[str] | N
         if dispatch:
             from apps.rehydration.tasks import rehydration_run as task
 
-            transaction.on_commit(lambda: task.apply_async(kwargs={"rehydration_id": str(rehydration.id)}))
+            warehouse.submit(task, rehydration_id=str(rehydration.id))
     return rehydration
 
 
@@ -145,8 +146,7 @@ def rehydration_drop(*, rehydration: Rehydration, actor, dispatch: bool = True) 
             from apps.rehydration.tasks import rehydration_drop_table as task
 
             actor_id = actor.pk if getattr(actor, "pk", None) else None
-            transaction.on_commit(lambda: task.apply_async(
-                kwargs={"rehydration_id": str(locked.id), "actor_id": actor_id}))
+            warehouse.submit(task, rehydration_id=str(locked.id), actor_id=actor_id)
     return locked
 
 
