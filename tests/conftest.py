@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -17,6 +19,20 @@ from django.conf import settings
 from apps.lake.seaweedfs import SeaweedFS
 
 ROOT = Path(__file__).resolve().parent.parent
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child between fork and exec only calls it
+
+
+def dies_with_this_process():
+    """A `preexec_fn` for subprocesses: the kernel kills the child when this test process dies, teardown or not."""
+    parent = os.getpid()
+
+    def arm():
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return arm
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +108,7 @@ class Archive:
         if chdb_path is not None:
             full_env["TEST_CHDB_PATH"] = str(chdb_path)
         result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=full_env,
-                                capture_output=True, text=True, timeout=timeout)
+                                capture_output=True, text=True, timeout=timeout, preexec_fn=dies_with_this_process())
         if check and result.returncode != 0:
             raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result
@@ -124,3 +140,17 @@ def archive(seaweedfs, settings, redis_conn, transactional_db, _release_catalog_
     from apps.warehouse import client as ch
 
     ch.command("DROP DATABASE IF EXISTS {db} SYNC", tag="test")
+
+
+@pytest.fixture
+def warehouse_worker(archive, tmp_path):
+    """A real Celery worker process that owns a chDB path of its own and serves a queue of its own
+    (tests/warehouse_worker.py): CLI processes started with its `env()` send their work to it."""
+    from tests.warehouse_worker import WarehouseWorker
+
+    worker = WarehouseWorker.for_test(archive, tmp_path)
+    try:
+        worker.start()
+        yield worker
+    finally:
+        worker.stop()

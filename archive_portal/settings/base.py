@@ -114,8 +114,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
-# Tasks that open the warehouse run on this queue; in embedded mode one worker owns it.
-WAREHOUSE_QUEUE = "warehouse"
+# Tasks that open the warehouse run on this queue; in embedded mode one worker owns it (its `-Q` must name it).
+WAREHOUSE_QUEUE = env_str("ARCHIVE_WAREHOUSE_QUEUE", "warehouse")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "apps.warehouse.tasks.*": {"queue": WAREHOUSE_QUEUE},

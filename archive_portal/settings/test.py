@@ -1,11 +1,11 @@
-"""Settings for the test suite: tasks run eagerly in-process; each test gets its own warehouse."""
+"""Settings for the test suite: tasks run eagerly in-process (unless told not to); each test gets its own warehouse."""
 
 import os
 from pathlib import Path
 
 from archive_portal.settings.base import *  # noqa: F403
 from archive_portal.settings.base import BASE_DIR
-from archive_portal.settings.env import env_str
+from archive_portal.settings.env import env_bool, env_str
 
 # Read from the environment with test defaults, never written to it: a subprocess that a test
 # starts with these settings derives the same values itself.
@@ -16,7 +16,9 @@ VAR_DIR = Path(env_str("ARCHIVE_VAR_DIR", str(BASE_DIR / "var" / "test")))
 
 # A test database of its own per run, so two runs on one machine never drop each other's.
 DATABASES["default"]["TEST"] = {"NAME": f"test_archive_portal_{os.getpid()}"}  # noqa: F405
-CELERY_TASK_ALWAYS_EAGER = True
+# Eager by default; a worker and the CLI processes that a test starts to exercise the real dispatch
+# path set ARCHIVE_TEST_CELERY_EAGER=false (and a queue of their own, ARCHIVE_WAREHOUSE_QUEUE).
+CELERY_TASK_ALWAYS_EAGER = env_bool("ARCHIVE_TEST_CELERY_EAGER", True)
 CELERY_TASK_EAGER_PROPAGATES = True
 # A private Redis database keeps test keys away from a running `make run`.
 REDIS_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
