@@ -1,0 +1,105 @@
+"""`make run`'s process layout: a real worker owns the warehouse, a real web server serves the admin.
+Previews of a retention run and of a purge return at once and show their result when the worker is
+done; the web process never opens the warehouse; with no worker, the admin says so."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from playwright.sync_api import expect
+
+from apps.lake.seaweedfs import free_port
+from apps.retention.locks import one_run_at_a_time
+from apps.retention.models import RetentionRun
+from tests.conftest import ROOT, dies_with_this_process
+from tests.retention.helpers import T0, produce
+from tests.warehouse_worker import assert_never_opened, dispatch_env, files_open_under
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def web(archive, warehouse_worker, tmp_path):
+    """`manage.py runserver` as `make run` starts it, sending work to the test's worker."""
+    port = free_port()
+    chdb_path = tmp_path / "web-chdb"
+    log = (tmp_path / "web.log").open("w")
+    proc = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=ROOT,
+                            env=dispatch_env(archive, queue=warehouse_worker.queue, chdb_path=chdb_path),
+                            stdout=log, stderr=subprocess.STDOUT, preexec_fn=dies_with_this_process())
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/login/", timeout=2)
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "web.log").read_text()
+            time.sleep(0.3)
+    yield type("Web", (), {"url": url, "pid": proc.pid, "chdb_path": chdb_path})
+    proc.terminate()
+    proc.wait(20)
+    log.close()
+
+
+def _emails(worker) -> int:
+    out = worker.manage("archive", "query", "--format", "json",
+                        "SELECT count() AS n FROM jobs_all WHERE queue = 'emails'")
+    return int(json.loads(out.stdout)[0]["n"])
+
+
+def test_previews_and_a_purge_from_the_admin_run_on_the_worker(archive, warehouse_worker, web, browser_page,
+                                                               django_user_model):
+    produce(archive, 300, now=T0, days=5, seed=91)
+    warehouse_worker.manage("archive", "export", "--drain")
+    assert _emails(warehouse_worker) > 0
+    django_user_model.objects.create_superuser("officer", "officer@example.com", PASSWORD)
+    page = browser_page
+    page.goto(web.url + "/admin/retention/retentionrun/")
+    page.get_by_label("Username").fill("officer")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    # Another run holds the runs' lock: the worker takes the preview and waits; the page is back at once.
+    with one_run_at_a_time():
+        page.get_by_role("button", name="Preview a retention run (dry run)").click()
+        expect(page.locator("#run-status")).to_contain_text("Running")
+        run = RetentionRun.objects.get()
+        assert page.url.endswith(f"/admin/retention/retentionrun/{run.pk}/change/")
+        assert not run.finished
+    # The lock is free: the worker finishes, and the page (refreshing itself) shows the result.
+    expect(page.locator("#run-status")).to_contain_text("Previewed", timeout=90_000)
+    run.refresh_from_db()
+    assert run.plan["tiering"]["records"] == 300
+
+    page.goto(web.url + "/admin/retention/retentionrun/purge/")
+    page.get_by_label("Older than").fill("1d")
+    page.get_by_label("Queues").fill("emails")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#purge-preview")).to_be_visible(timeout=90_000)
+    preview = RetentionRun.objects.get(kind="purge")
+    expect(page.locator("#purge-preview")).to_contain_text(str(preview.plan["records"]))
+    page.get_by_label("I have checked the preview").check()
+    page.get_by_role("button", name="Purge").click()
+    expect(page.locator("#run-status")).to_contain_text("Done", timeout=90_000)
+    assert RetentionRun.objects.get(kind="purge", dry_run=False).preview == preview
+    assert _emails(warehouse_worker) == 0
+
+    # The web process never opened the warehouse: not the worker's, not one of its own.
+    assert not files_open_under(web.pid, warehouse_worker.chdb_path)
+    assert_never_opened(web.chdb_path, "the web process")
+
+    # No worker serves the warehouse queue: nothing is started, and the admin says so.
+    warehouse_worker.stop()
+    page.goto(web.url + "/admin/retention/retentionrun/")
+    page.get_by_role("button", name="Preview a retention run (dry run)").click()
+    expect(page.get_by_text("No worker serves the warehouse queue")).to_be_visible()
+    assert RetentionRun.objects.count() == 3
+    assert os.path.exists(warehouse_worker.chdb_path)
