@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -86,6 +86,28 @@ class _Prepared:
     entries: list[streams.Entry]
     result: Transformed
     recovered: bool = False
+
+
+@dataclass
+class _Claim:
+    """The keys of a batch's entries, sent to PostgreSQL to claim while the batch is transformed."""
+
+    entry_keys: list[bytes | None]  # per entry, from its raw fields (None: not plainly written)
+    keys: set[bytes]
+    expires: object
+    pending: Future
+
+    @classmethod
+    def send(cls, claims: dedup.KeyClaims, batch: ExportBatch, fields) -> _Claim:
+        entry_keys = dedup.raw_keys(fields.column("job_id"), fields.column("retries"))
+        keys = set(entry_keys)
+        keys.discard(None)
+        expires = dedup.expires_on(fields.column("enqueue_time"))
+        return cls(entry_keys, keys, expires, claims.claim_soon(batch.id, list(keys), expires))
+
+    def answer(self) -> set[bytes]:
+        """The claimed keys another batch owns."""
+        return self.pending.result()
 
 
 def _decode_fields(raw: dict[bytes, bytes]) -> dict[str, dict[str, str]]:
@@ -335,39 +357,33 @@ class Exporter:
         try:
             with self._stage("transform"):
                 fields = batch_fields(entries)
-            with self._stage("dedup"):  # what this stage adds to the transform: the keys, the wait for them
-                entry_keys = dedup.raw_keys(fields.column("job_id"), fields.column("retries"))
-                claimed = set(entry_keys)
-                claimed.discard(None)
-                expires = dedup.expires_on(fields.column("enqueue_time"))
-                claim = self.claims.claim_soon(batch.id, list(claimed), expires)
+            with self._stage("dedup"):  # what deduplication adds: the keys, and waiting for the claim
+                claim = _Claim.send(self.claims, batch, fields)
             try:
                 with self._stage("transform"):
                     result = transform(entries, self.policies or export_policies(), fields)
             finally:
                 with self._stage("dedup"):
-                    foreign = claim.result()  # always joined: the claim session is used one call at a time
+                    foreign = claim.answer()  # always waited for: the claims' session serves one call at a time
             with self._stage("dedup"):
-                result = self._deduplicate(batch, result, entry_keys, claimed, foreign, expires)
+                result = self._deduplicate(batch, result, claim, foreign)
         except Exception:
             self._release(batch)
             raise
         return _Prepared(batch=batch, entries=entries, result=result, recovered=recovered)
 
-    def _deduplicate(self, batch: ExportBatch, result: Transformed, entry_keys: list, claimed: set[bytes],
-                     foreign: set[bytes], expires) -> Transformed:
+    def _deduplicate(self, batch: ExportBatch, result: Transformed, claim: _Claim, foreign: set[bytes]) -> Transformed:
         """Keep the rows whose keys this batch owns, the first of each key; give back unused claims.
 
-        `claimed`: keys claimed from the raw fields; `foreign`: those of them another batch owns.
+        `foreign`: the claimed keys that another batch owns (or a purge).
         """
-        keys = dedup.row_keys(result.table, result.entry_index, entry_keys)
+        keys = dedup.row_keys(result.table, result.entry_index, claim.entry_keys)
         kept = set(keys)
-        late = list(kept - claimed)  # spellings only the row path accepts
+        late = list(kept - claim.keys)  # spellings only the row path accepts
         if late:
-            foreign = foreign | self.claims.claim(batch.id, late, expires)
+            foreign = foreign | self.claims.claim(batch.id, late, claim.expires)
         # Entries claimed from their raw fields that the contract then refused: not records.
-        unused = claimed - kept
-        if unused:
+        if unused := claim.keys - kept:
             self.claims.release(batch.id, list(unused - foreign))
         keep, duplicates = dedup.decide(keys, result.table, foreign, distinct=len(kept))
         if keep is None:

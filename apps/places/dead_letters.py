@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from apps.exports.models import DeadLetter
-from apps.places.selection import Selection, entry_covered
+from apps.places.selection import Selection, entry_covered, text_fields
 from apps.stream import client as streams
 from apps.stream.client import stream_id_key
 
@@ -28,10 +28,6 @@ class Found:
         return {"rows": len(self.row_ids), "stream_entries": len(self.entry_ids)}
 
 
-def _text(raw: dict[bytes, bytes]) -> dict[str, str]:
-    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in raw.items()}
-
-
 def preview(selections: list[Selection]) -> Found:
     cfg = streams.StreamConfig.from_settings()
     found = Found(stream=cfg.dead_stream)
@@ -43,7 +39,7 @@ def preview(selections: list[Selection]) -> Found:
             found.row_ids.append(row_id)
     r = streams.connection()
     for entry_id, raw in streams.scan_range(r, cfg.dead_stream, "-", "+"):
-        fields = _text(raw)
+        fields = text_fields(raw)
         original = fields.get("original_id") or entry_id
         if entry_covered(selections, fields, stream_id_key(original)[0]):
             found.entry_ids.append(entry_id)

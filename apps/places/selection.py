@@ -75,6 +75,11 @@ def iceberg(selections: list[Selection]) -> BooleanExpression:
     return result
 
 
+def text_fields(raw: dict[bytes, bytes]) -> dict[str, str]:
+    """A raw entry's fields as text, for matching (never written anywhere)."""
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in raw.items()}
+
+
 def entry_covered(selections: list[Selection], fields: dict, fallback_ms: int) -> bool:
     """Does a raw entry (stream or dead letter, field names to text) fall in a selection?
 

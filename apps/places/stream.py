@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from apps.exports.pipeline import dedup, ledger
-from apps.places.selection import Selection, entry_covered
+from apps.places.selection import Selection, entry_covered, text_fields
+from apps.records.contract import ContractError, parse_entry
 from apps.stream import client as streams
 from apps.stream.client import stream_id_key
 
@@ -32,34 +33,33 @@ class Found:
         return {"entries": len(self.ids), "pending": self.pending}
 
 
-def _text(raw: dict[bytes, bytes]) -> dict[str, str]:
-    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in raw.items()}
-
-
-def _key(fields: dict[str, str]) -> bytes | None:
-    """The record key of an entry, if it names a record (see apps.exports.pipeline.dedup)."""
-    job_id, retries = fields.get("job_id", ""), fields.get("retries", "") or "0"
-    if not job_id or not retries.isdigit():
-        return None
-    return dedup.record_key(job_id.encode(), int(retries))
-
-
 def _unacknowledged(r, cfg: streams.StreamConfig) -> tuple[set[str], str | None]:
     """The exporters' pending entry ids, and their group's last delivered id (later ones are unread)."""
-    groups = {g["name"].decode() if isinstance(g["name"], bytes) else g["name"]: g for g in r.xinfo_groups(cfg.stream)}
-    group = groups.get(cfg.group)
+    group = next((g for g in r.xinfo_groups(cfg.stream) if _text(g["name"]) == cfg.group), None)
     if group is None:
         return set(), None
-    pending = set()
+    pending: set[str] = set()
     start = "-"
-    while True:
-        chunk = r.xpending_range(cfg.stream, cfg.group, min=start, max="+", count=5000)
-        pending.update(p["message_id"].decode() if isinstance(p["message_id"], bytes) else p["message_id"] for p in chunk)
-        if len(chunk) < 5000:
-            break
-        start = f"({chunk[-1]['message_id'].decode() if isinstance(chunk[-1]['message_id'], bytes) else chunk[-1]['message_id']}"
-    last = group["last-delivered-id"]
-    return pending, last.decode() if isinstance(last, bytes) else last
+    while chunk := r.xpending_range(cfg.stream, cfg.group, min=start, max="+", count=5000):
+        pending.update(_text(p["message_id"]) for p in chunk)
+        start = f"({_text(chunk[-1]['message_id'])}"
+    return pending, _text(group["last-delivered-id"])
+
+
+def _record_key(entry_id: str, raw: dict[bytes, bytes]) -> bytes | None:
+    """The key the exporter would claim for this entry; None for an entry that is not a record."""
+    key = dedup.raw_key(raw.get(b"job_id"), raw.get(b"retries"))
+    if key is not None:
+        return key
+    try:  # an unusual spelling the contract may still accept ("+1" for an attempt, say)
+        record, _ = parse_entry(entry_id, raw)
+    except ContractError:
+        return None
+    return dedup.record_key(record["job_id"].encode(), record["retries"])
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def preview(selections: list[Selection]) -> Found:
@@ -70,11 +70,10 @@ def preview(selections: list[Selection]) -> Found:
         return found
     pending, last_delivered = _unacknowledged(r, cfg)
     for entry_id, raw in streams.scan_range(r, cfg.stream, "-", "+"):
-        fields = _text(raw)
-        if not entry_covered(selections, fields, stream_id_key(entry_id)[0]):
+        if not entry_covered(selections, text_fields(raw), stream_id_key(entry_id)[0]):
             continue
         found.ids.append(entry_id)
-        if (key := _key(fields)) is not None:
+        if (key := _record_key(entry_id, raw)) is not None:
             found.keys.append(key)
         if entry_id in pending or last_delivered is None or stream_id_key(entry_id) > stream_id_key(last_delivered):
             found.pending += 1
@@ -88,7 +87,7 @@ def remove(found: Found) -> dict:
     _wait_for_batches_holding(set(found.ids))
     r = streams.connection()
     for group in r.xinfo_groups(found.stream):
-        name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
+        name = _text(group["name"])
         for start in range(0, len(found.ids), 5000):
             r.xack(found.stream, name, *found.ids[start:start + 5000])
     deleted = streams.delete_entries(r, found.stream, found.ids)

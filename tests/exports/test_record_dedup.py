@@ -124,3 +124,18 @@ def test_retries_name_distinct_records(archive):
     rows = ch.query("SELECT retries, outcome FROM {db}.jobs_archive ORDER BY retries", tag="test").result_rows
     assert rows == [(0, "retry"), (1, "success")]
     assert (summary.records, summary.duplicates) == (2, 2)
+
+
+def test_bytes_that_are_not_text_in_the_key_fields_are_dead_lettered_not_stuck(archive):
+    """The keys are read from the raw fields before the contract is checked: odd bytes there must
+    leave the entry to the contract (a dead letter), and the batch must go through."""
+    _add(archive, generate(20, seed=45))
+    _add(archive, [{b"job_id": b"\xff\xfe", b"queue": b"q", b"outcome": b"success", b"enqueue_time": b"1764000000000"},
+                   {b"job_id": b"j-1", b"queue": b"q", b"outcome": b"success", b"enqueue_time": b"\xff"},
+                   {b"job_id": b"j-2", b"queue": b"q", b"outcome": b"success", b"enqueue_time": b"1764000000000",
+                    b"retries": b"\xff"}])
+
+    summary = Exporter().run()
+
+    assert (summary.records, summary.dead_letters, summary.errors) == (20, 3, [])
+    assert _pending(archive) == 0

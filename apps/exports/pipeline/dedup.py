@@ -40,7 +40,8 @@ _SEPARATOR = b"\x1f"
 _DAY_MS = 86_400_000
 _TABLE = "exports_recordkey"
 # The keys travel as one bytea of 16-byte digests: much cheaper than an array of uuid values.
-_KEYS = "SELECT DISTINCT encode(substring(%(keys)s::bytea FROM i * 16 + 1 FOR 16), 'hex')::uuid AS key " \
+# Callers pass distinct keys.
+_KEYS = "SELECT encode(substring(%(keys)s::bytea FROM i * 16 + 1 FOR 16), 'hex')::uuid AS key " \
         "FROM generate_series(0, %(count)s - 1) AS i"
 
 
@@ -57,19 +58,27 @@ def record_key(job_id: bytes, retries: int) -> bytes:
     return blake2b(job_id + _SEPARATOR + str(retries).encode(), digest_size=16).digest()
 
 
+def _suffix(attempt: bytes | None) -> bytes | None:
+    """What follows the job id in a key, for an attempt number as sent; None for a spelling that
+    only the contract's row path may accept ("+1", " 1"...)."""
+    if not attempt:
+        return _SEPARATOR + b"0"
+    if attempt.isdigit() and len(attempt) <= 9:
+        return _SEPARATOR + str(int(attempt)).encode()
+    return None
+
+
+def raw_key(job_id: bytes | None, attempt: bytes | None) -> bytes | None:
+    """The key of one raw entry (job id and attempt number as sent), or None where not plain."""
+    suffix = _suffix(attempt)
+    if suffix is None or not job_id or len(job_id) > 128:
+        return None
+    return blake2b(job_id + suffix, digest_size=16).digest()
+
+
 def raw_keys(job_ids: pa.Array, retries: pa.Array) -> list[bytes | None]:
-    """Each entry's key from its raw binary columns, where job id and attempt number are plainly
-    written (the usual case); None elsewhere. Other spellings are left to the transform: if the
-    contract accepts them, their keys are computed from the accepted record and claimed then.
-    """
-    suffixes: dict[bytes | None, bytes | None] = {}  # attempt numbers repeat: one suffix per spelling
-    for attempt in retries.unique().to_pylist():
-        if not attempt:
-            suffixes[attempt] = _SEPARATOR + b"0"
-        elif attempt.isdigit() and len(attempt) <= 9:
-            suffixes[attempt] = _SEPARATOR + str(int(attempt)).encode()
-        else:
-            suffixes[attempt] = None
+    """`raw_key` of every entry, from the batch's raw binary columns (the exporter's hot path)."""
+    suffixes = {attempt: _suffix(attempt) for attempt in retries.unique().to_pylist()}  # few spellings
     keys: list[bytes | None] = []
     for job_id, attempt in zip(job_ids.to_pylist(), retries.to_pylist()):
         suffix = suffixes[attempt]
@@ -95,7 +104,10 @@ def expires_on(enqueue_times: pa.Array) -> date:
     (`enqueue_times` is the raw column; epoch milliseconds count, other spellings are rare and
     leave it at today)."""
     today = timezone.now().date()
-    text = enqueue_times.cast(pa.string())
+    try:
+        text = enqueue_times.cast(pa.string())
+    except pa.ArrowInvalid:  # not UTF-8 somewhere: that entry is dead-lettered; today will do
+        return today + window()
     digits = pc.fill_null(pc.utf8_is_digit(text), False)
     numbers = pc.cast(pc.if_else(pc.and_(digits, pc.less_equal(pc.utf8_length(text), 15)), text, None), pa.int64())
     newest = pc.max(numbers).as_py()
