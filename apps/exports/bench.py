@@ -98,10 +98,10 @@ def isolated_archive(log: Callable[[str], None], **extra_settings) -> Iterator[s
 def _forget_ledger(stream: str) -> None:
     """The benchmark's rows in the portal's database: its batches, their record keys, its totals.
     The same records are generated at every run; kept keys would make the next run all duplicates."""
-    from apps.exports.models import DeadLetter, ExportBatch, ExportDay, ExportError, RecordKey
+    from apps.exports.models import DeadLetter, ExportBatch, ExportDay, ExportError, KeyRun
 
     batches = ExportBatch.objects.filter(stream=stream)
-    RecordKey.objects.filter(batch__in=batches.values("id")).delete()
+    KeyRun.objects.filter(batch__in=batches.values("id")).delete()
     ExportError.objects.filter(batch__in=batches).delete()
     DeadLetter.objects.filter(stream=stream).delete()
     ExportDay.objects.filter(stream=stream).delete()

@@ -1,7 +1,7 @@
 """The exporter: reads the stream in batches and lands each batch exactly once in every sink.
 
-Per batch: read -> record in the ledger (locked) -> claim its records' keys while transforming
-(duplicates of archived records are dropped) -> write ClickHouse -> write Iceberg -> dead-letter
+Per batch: read -> record in the ledger (locked) -> transform -> claim its records' keys (records
+archived already are dropped as duplicates) -> write ClickHouse -> write Iceberg -> dead-letter
 + XACK in one atomic Redis script -> mark acknowledged. Each step is idempotent and recorded, so
 a crash anywhere is repaired by replaying the recorded batch as it was.
 """
@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -24,7 +24,7 @@ from django.db import transaction
 from apps.core import collector, faults
 from apps.exports import entry_fields
 from apps.exports.models import BatchState, DeadLetter, ExportBatch, ExportError
-from apps.exports.pipeline import dedup, ledger, sinks
+from apps.exports.pipeline import dedup, key_index, ledger, sinks
 from apps.exports.pipeline.policy import Policies
 from apps.exports.pipeline.transform import Transformed, batch_fields, transform
 from apps.retention.selectors import export_policies
@@ -88,28 +88,6 @@ class _Prepared:
     recovered: bool = False
 
 
-@dataclass
-class _Claim:
-    """The keys of a batch's entries, sent to PostgreSQL to claim while the batch is transformed."""
-
-    entry_keys: list[bytes | None]  # per entry, from its raw fields (None: not plainly written)
-    keys: set[bytes]
-    expires: object
-    pending: Future
-
-    @classmethod
-    def send(cls, claims: dedup.KeyClaims, batch: ExportBatch, fields) -> _Claim:
-        entry_keys = dedup.raw_keys(fields.column("job_id"), fields.column("retries"))
-        keys = set(entry_keys)
-        keys.discard(None)
-        expires = dedup.expires_on(fields.column("enqueue_time"))
-        return cls(entry_keys, keys, expires, claims.claim_soon(batch.id, list(keys), expires))
-
-    def answer(self) -> set[bytes]:
-        """The claimed keys another batch owns."""
-        return self.pending.result()
-
-
 def _decode_fields(raw: dict[bytes, bytes]) -> dict[str, dict[str, str]]:
     """A dead letter's `fields` and `binary_fields`: every field kept byte for byte."""
     text, binary = entry_fields.split(raw)
@@ -164,7 +142,7 @@ class Exporter:
         self._read_all = not follow and horizon is None
         wait_for_idle_until = None
         self.locks = ledger.BatchLocks()
-        self.claims = dedup.KeyClaims()
+        self.claims = key_index.KeyClaims()
         self._ahead = streams.ReadAhead(self.redis, self.cfg, self.consumer)
 
         def finish(prepared: _Prepared) -> None:
@@ -353,39 +331,25 @@ class Exporter:
         return batch
 
     def _transform(self, batch: ExportBatch, entries: list[streams.Entry], recovered: bool = False) -> _Prepared:
-        """Transform the batch while PostgreSQL claims its records' keys, then drop the duplicates."""
+        """Transform the batch, then claim its records' keys and drop the duplicates."""
         try:
             with self._stage("transform"):
                 fields = batch_fields(entries)
-            with self._stage("dedup"):  # what deduplication adds: the keys, and waiting for the claim
-                claim = _Claim.send(self.claims, batch, fields)
-            try:
-                with self._stage("transform"):
-                    result = transform(entries, self.policies or export_policies(), fields)
-            finally:
-                with self._stage("dedup"):
-                    foreign = claim.answer()  # always waited for: the claims' session serves one call at a time
+                result = transform(entries, self.policies or export_policies(), fields)
             with self._stage("dedup"):
-                result = self._deduplicate(batch, result, claim, foreign)
+                result = self._deduplicate(batch, result, fields)
         except Exception:
             self._release(batch)
             raise
         return _Prepared(batch=batch, entries=entries, result=result, recovered=recovered)
 
-    def _deduplicate(self, batch: ExportBatch, result: Transformed, claim: _Claim, foreign: set[bytes]) -> Transformed:
-        """Keep the rows whose keys this batch owns, the first of each key; give back unused claims.
-
-        `foreign`: the claimed keys that another batch owns (or a purge).
-        """
-        keys = dedup.row_keys(result.table, result.entry_index, claim.entry_keys)
-        kept = set(keys)
-        late = list(kept - claim.keys)  # spellings only the row path accepts
-        if late:
-            foreign = foreign | self.claims.claim(batch.id, late, claim.expires)
-        # Entries claimed from their raw fields that the contract then refused: not records.
-        if unused := claim.keys - kept:
-            self.claims.release(batch.id, list(unused - foreign))
-        keep, duplicates = dedup.decide(keys, result.table, foreign, distinct=len(kept))
+    def _deduplicate(self, batch: ExportBatch, result: Transformed, fields) -> Transformed:
+        """Claim the keys of the batch's records; keep the rows whose keys it owns, the first of each."""
+        entry_keys = dedup.raw_keys(fields.column("job_id"), fields.column("retries"))
+        keys = dedup.row_keys(result.table, result.entry_index, entry_keys)
+        distinct = list(set(keys))
+        foreign = self.claims.claim(batch.id, distinct, dedup.expires_on(fields.column("enqueue_time")))
+        keep, duplicates = dedup.decide(keys, result.table, foreign, distinct=len(distinct))
         if keep is None:
             return result
         return replace(result, table=result.table.take(keep), duplicates=duplicates)

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from auditlog.registry import auditlog
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import BrinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -116,21 +117,25 @@ class DeadLetter(models.Model):
         return f"dead letter {self.entry_id}"
 
 
-class RecordKey(models.Model):
-    """One archived record, named by a hash of (job_id, retries): the record-level exactly-once.
+class KeyRun(models.Model):
+    """The keys of the records one claim archived (or one purge removed): the record-level exactly-once.
 
-    A batch claims the keys of its records before writing them (`apps.exports.pipeline.dedup`);
-    a record whose key another batch claimed is a duplicate and is dropped. The key is a
-    BLAKE2b-128 digest, never the job id itself. `batch` is empty for a key whose record was
-    purged: such a record is never archived again while its key is kept (see `expires_on`).
+    A batch claims the keys of its records before writing them (`apps.exports.pipeline.key_index`);
+    a record whose key another run holds is a duplicate and is dropped. Keys are BLAKE2b-128
+    digests of job id and attempt, never the values, 16 bytes each, sorted. A run without a batch
+    holds purged records: they are never archived again while it is kept (see `expires_on`).
     """
 
-    key = models.UUIDField(primary_key=True, help_text="BLAKE2b-128 of job_id and retries")
-    batch = models.UUIDField(null=True, blank=True, help_text="Batch that archived the record; empty: purged")
-    expires_on = models.DateField(db_index=True, help_text="Forgotten after this day (ARCHIVE_DEDUP_WINDOW)")
+    batch = models.UUIDField(null=True, blank=True, help_text="Batch that archived the records; empty: purged")
+    expires_on = models.DateField(help_text="Forgotten after this day (ARCHIVE_DEDUP_WINDOW)")
+    keys = models.BinaryField(help_text="Sorted 16-byte record keys")
+    created_at = models.DateTimeField()
 
     class Meta:
-        verbose_name = "archived record key"
+        verbose_name = "run of archived record keys"
+        # Runs are written in expiry order, near enough: a block-range index finds the expired ones.
+        indexes = [BrinIndex(fields=["expires_on"], name="key_run_expiry"),
+                   models.Index(fields=["batch"], name="key_run_batch")]
 
 
 class ExportDay(models.Model):

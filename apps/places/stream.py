@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from apps.exports.pipeline import dedup, ledger
+from django.utils import timezone
+
+from apps.exports.pipeline import dedup, key_index, ledger
 from apps.places.selection import Selection, entry_covered, text_fields
 from apps.records.contract import ContractError, parse_entry
 from apps.stream import client as streams
@@ -83,7 +85,7 @@ def preview(selections: list[Selection]) -> Found:
 def remove(found: Found) -> dict:
     if not found.ids:
         return {"entries": 0, "keys_marked_purged": 0}
-    marked = dedup.purge_keys(found.keys)
+    marked = key_index.purge_keys(found.keys, timezone.now().date() + dedup.window())
     _wait_for_batches_holding(set(found.ids))
     r = streams.connection()
     for group in r.xinfo_groups(found.stream):

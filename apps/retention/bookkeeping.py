@@ -4,7 +4,7 @@
   acknowledged ones back to the longest `redis_hours` of any policy. So an acknowledged batch row
   goes once it is older than that plus one day (`batch_horizon`). The status page reads the daily
   totals (`ExportDay`), which stay.
-- Record keys (record-level deduplication) go after their expiry day (ARCHIVE_DEDUP_WINDOW).
+- Runs of record keys (record-level deduplication) go after their expiry day (ARCHIVE_DEDUP_WINDOW).
 - Export errors go after ARCHIVE_EXPORT_ERROR_DAYS.
 """
 
@@ -15,8 +15,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from apps.exports.models import BatchState, ExportBatch, ExportError, RecordKey
-from apps.exports.pipeline import dedup, ledger
+from django.db.models import Sum
+from django.db.models.functions import Length
+
+from apps.exports.models import BatchState, ExportBatch, ExportError, KeyRun
+from apps.exports.pipeline import key_index, ledger
 from apps.retention.resolution import PolicyBook
 
 MARGIN = timedelta(days=1)
@@ -49,7 +52,7 @@ def plan_bookkeeping(book: PolicyBook, as_of: datetime) -> BookkeepingPlan:
         batches=ExportBatch.objects.filter(state=BatchState.ACKNOWLEDGED,
                                            acknowledged_at__lt=batches_before).count(),
         keys_expired_before=keys_before.isoformat(),
-        keys=RecordKey.objects.filter(expires_on__lt=keys_before).count(),
+        keys=(KeyRun.objects.filter(expires_on__lt=keys_before).aggregate(n=Sum(Length("keys")))["n"] or 0) // 16,
         errors_before=errors_before.isoformat(),
         errors=ExportError.objects.filter(created_at__lt=errors_before).count(),
     )
@@ -58,5 +61,5 @@ def plan_bookkeeping(book: PolicyBook, as_of: datetime) -> BookkeepingPlan:
 def apply_bookkeeping(plan: BookkeepingPlan) -> dict:
     errors = ExportError.objects.filter(created_at__lt=datetime.fromisoformat(plan.errors_before)).delete()[0]
     batches = ledger.prune(acknowledged_before=datetime.fromisoformat(plan.batches_acknowledged_before))
-    keys = dedup.prune(datetime.fromisoformat(plan.keys_expired_before).date())
+    keys = key_index.prune(datetime.fromisoformat(plan.keys_expired_before).date())
     return {"batches_deleted": batches, "keys_forgotten": keys, "errors_deleted": errors}

@@ -65,9 +65,15 @@ class _Fields:
         self.key_names = {name: code for code, name in enumerate(keys.dictionary.to_pylist())}
         self.values = pa.array(flat[1::2], pa.binary())
         self.repeated = np.zeros(self.n, dtype=bool)
+        self._columns: dict[str, pa.Array] = {}
 
     def column(self, name: str) -> pa.Array:
-        """One binary value per entry (null where absent)."""
+        """One binary value per entry (null where absent); picked once per batch."""
+        if name not in self._columns:
+            self._columns[name] = self._pick(name)
+        return self._columns[name]
+
+    def _pick(self, name: str) -> pa.Array:
         code = self.key_names.get(name.encode())
         if code is None:
             return pa.nulls(self.n, pa.binary())
