@@ -34,6 +34,8 @@ from apps.stream.client import stream_id_key
 logger = logging.getLogger(__name__)
 # One long-lived thread per process for ClickHouse inserts (its chDB client lives as long).
 _clickhouse_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-clickhouse")
+# And one for hashing record keys beside the transform.
+_hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-keys")
 
 
 def default_consumer_name() -> str:
@@ -335,17 +337,24 @@ class Exporter:
         try:
             with self._stage("transform"):
                 fields = batch_fields(entries)
-                result = transform(entries, self.policies or export_policies(), fields)
             with self._stage("dedup"):
-                result = self._deduplicate(batch, result, fields)
+                # Hashed beside the transform: it spends much of its time in Arrow, outside the GIL.
+                entry_keys = _hasher.submit(dedup.raw_keys, fields.column("job_id"), fields.column("retries"))
+            try:
+                with self._stage("transform"):
+                    result = transform(entries, self.policies or export_policies(), fields)
+            finally:
+                with self._stage("dedup"):
+                    keys = entry_keys.result()
+            with self._stage("dedup"):
+                result = self._deduplicate(batch, result, fields, keys)
         except Exception:
             self._release(batch)
             raise
         return _Prepared(batch=batch, entries=entries, result=result, recovered=recovered)
 
-    def _deduplicate(self, batch: ExportBatch, result: Transformed, fields) -> Transformed:
+    def _deduplicate(self, batch: ExportBatch, result: Transformed, fields, entry_keys: list) -> Transformed:
         """Claim the keys of the batch's records; keep the rows whose keys it owns, the first of each."""
-        entry_keys = dedup.raw_keys(fields.column("job_id"), fields.column("retries"))
         keys = dedup.row_keys(result.table, result.entry_index, entry_keys)
         distinct = list(set(keys))
         foreign = self.claims.claim(batch.id, distinct, dedup.expires_on(fields.column("enqueue_time")))
