@@ -2,7 +2,7 @@
 
 Per batch: read -> record in the ledger (locked) -> transform -> claim its records' keys (records
 archived already are dropped as duplicates) -> write ClickHouse -> write Iceberg -> dead-letter
-+ XACK in one atomic Redis script -> mark acknowledged. Each step is idempotent and recorded, so
++ XACK in one Redis MULTI, once per batch -> mark acknowledged. Each step is idempotent and recorded, so
 a crash anywhere is repaired by replaying the recorded batch as it was.
 """
 
@@ -405,7 +405,7 @@ class Exporter:
 
     def _write_and_ack(self, prepared: _Prepared) -> None:
         """`entries` are exactly the batch's entries still pending for us: after a crash that
-        followed the acknowledgement they are none, since dead letters and XACK go in one atomic script."""
+        followed the acknowledgement they are none, since dead letters and XACK go in one MULTI."""
         batch, entries, result = prepared.batch, prepared.entries, prepared.result
         batch_key = str(batch.id)
         again = self._dead_letters_seen_before(batch, result)
