@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.schemas",
     "apps.rehydration",
     "apps.retention",
+    "apps.audit",
 ]
 
 MIDDLEWARE = [
