@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "apps.rehydration",
     "apps.retention",
     "apps.audit",
+    "apps.approvals",
+    "apps.compliance",
 ]
 
 MIDDLEWARE = [

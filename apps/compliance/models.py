@@ -1,0 +1,65 @@
+"""Legal holds: records that must be kept whatever the retention says, until a hold is released.
+
+A hold matches records by queue, tenant, job ids and an enqueue-date range (every criterion given
+must match). Placing one needs one compliance officer; releasing one needs an approval.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+
+class HoldState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    RELEASED = "released", "Released"
+
+
+class LegalHold(models.Model):
+    queue = models.CharField(max_length=128, blank=True, help_text="Only this queue (empty: any)")
+    tenant = models.CharField(max_length=128, blank=True, help_text="Only this tenant id (empty: any)")
+    job_ids = ArrayField(models.CharField(max_length=128), default=list, blank=True,
+                         help_text="Only these job ids (empty: any)")
+    date_from = models.DateField(null=True, blank=True, help_text="Enqueued on or after this day (UTC)")
+    date_to = models.DateField(null=True, blank=True, help_text="Enqueued on or before this day (UTC)")
+    reason = models.TextField(help_text="Why the records must be kept (the matter, the request)")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                              help_text="Who answers for the hold")
+    review_on = models.DateField(help_text="When the hold is due for review (shown as overdue after)")
+    state = models.CharField(max_length=10, choices=HoldState.choices, default=HoldState.ACTIVE, db_index=True)
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    placed_at = models.DateTimeField(auto_now_add=True)
+    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+", help_text="Who approved the release")
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-placed_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(queue="", tenant="", job_ids=[], date_from=None, date_to=None),
+                name="hold_has_a_criterion"),
+            models.CheckConstraint(
+                condition=Q(date_from__isnull=True) | Q(date_to__isnull=True) | Q(date_from__lte=models.F("date_to")),
+                name="hold_dates_in_order"),
+        ]
+        permissions = [("release_legalhold", "Can ask for the release of a legal hold")]
+
+    def __str__(self) -> str:
+        return f"hold {self.pk} ({self.criteria_label})"
+
+    @property
+    def criteria_label(self) -> str:
+        parts = []
+        if self.queue:
+            parts.append(f"queue={self.queue}")
+        if self.tenant:
+            parts.append(f"tenant={self.tenant}")
+        if self.job_ids:
+            parts.append(f"{len(self.job_ids)} job id{'s' if len(self.job_ids) != 1 else ''}")
+        if self.date_from or self.date_to:
+            parts.append(f"enqueued {self.date_from or '...'} to {self.date_to or '...'}")
+        return ", ".join(parts)
