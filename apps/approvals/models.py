@@ -33,7 +33,7 @@ class Approval(models.Model):
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of the content's RFC 8785 canonical JSON")
     summary = models.JSONField(default=dict, blank=True,
                                help_text="What the approver should know: counts, the changes, the holds")
-    reason = models.TextField(help_text="Why the requester asks for it")
+    reason = models.TextField(blank=True, help_text="Why the requester asks for it")
     target = models.CharField(max_length=200, blank=True, help_text="What it acts on, e.g. run:12 or hold:3")
     state = models.CharField(max_length=12, choices=ApprovalState.choices, default=ApprovalState.PENDING,
                              db_index=True)

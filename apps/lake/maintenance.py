@@ -25,18 +25,18 @@ from apps.records.schema import TIME_PARTITION_COLUMN
 logger = logging.getLogger(__name__)
 
 
-def _micros(moment: datetime) -> int:
+def micros(moment: datetime) -> int:
     return int(moment.replace(tzinfo=moment.tzinfo or timezone.utc).timestamp() * 1_000_000)
 
 
 def day_filter(day: date) -> BooleanExpression:
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-    return And(GreaterThanOrEqual(TIME_PARTITION_COLUMN, _micros(start)),
-               LessThan(TIME_PARTITION_COLUMN, _micros(start + timedelta(days=1))))
+    return And(GreaterThanOrEqual(TIME_PARTITION_COLUMN, micros(start)),
+               LessThan(TIME_PARTITION_COLUMN, micros(start + timedelta(days=1))))
 
 
 def before_filter(moment: datetime) -> BooleanExpression:
-    return LessThan(TIME_PARTITION_COLUMN, _micros(moment))
+    return LessThan(TIME_PARTITION_COLUMN, micros(moment))
 
 
 def delete_where(expression: BooleanExpression) -> None:

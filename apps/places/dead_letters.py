@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from apps.exports.models import DeadLetter
-from apps.places.selection import Selection, entry_covered, text_fields
+from apps.places.selection import Held, Selection, entry_covered, entry_held, text_fields
 from apps.stream import client as streams
 from apps.stream.client import stream_id_key
 
@@ -23,9 +23,10 @@ class Found:
     stream: str
     row_ids: list[int] = field(default_factory=list)
     entry_ids: list[str] = field(default_factory=list)  # in the dead-letter stream
+    held: int = 0  # past their retention, but kept by a legal hold (rows and entries)
 
     def summary(self) -> dict:
-        return {"rows": len(self.row_ids), "stream_entries": len(self.entry_ids)}
+        return {"rows": len(self.row_ids), "stream_entries": len(self.entry_ids), "held": self.held}
 
 
 def preview(selections: list[Selection]) -> Found:
@@ -46,15 +47,24 @@ def preview(selections: list[Selection]) -> Found:
     return found
 
 
-def older_than(moment: datetime) -> Found:
-    """Dead letters past their own retention: rows created, entries dead-lettered, before `moment`."""
+def older_than(moment: datetime, keep: list[Held] | tuple[Held, ...] = ()) -> Found:
+    """Dead letters past their own retention: rows created, entries dead-lettered, before `moment`,
+    except those a legal hold in `keep` matches."""
     cfg = streams.StreamConfig.from_settings()
     found = Found(stream=cfg.dead_stream)
-    found.row_ids = list(DeadLetter.objects.filter(stream=cfg.stream, created_at__lt=moment)
-                         .values_list("id", flat=True))
+    for row_id, entry_id, fields in DeadLetter.objects.filter(stream=cfg.stream, created_at__lt=moment).values_list(
+            "id", "entry_id", "fields").iterator(chunk_size=2000):
+        if keep and entry_held(keep, fields, stream_id_key(entry_id)[0]):
+            found.held += 1
+        else:
+            found.row_ids.append(row_id)
     limit_ms = int(moment.timestamp() * 1000)
-    r = streams.connection()
-    found.entry_ids = [entry_id for entry_id, _ in streams.scan_range(r, cfg.dead_stream, "-", f"({limit_ms}-0")]
+    for entry_id, raw in streams.scan_range(streams.connection(), cfg.dead_stream, "-", f"({limit_ms}-0"):
+        fields = text_fields(raw)
+        if keep and entry_held(keep, fields, stream_id_key(fields.get("original_id") or entry_id)[0]):
+            found.held += 1
+        else:
+            found.entry_ids.append(entry_id)
     return found
 
 

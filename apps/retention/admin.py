@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from apps.accounts.actors import Actor
+from apps.approvals.models import Approval, ApprovalAction
+from apps.approvals.services import ApprovalRefused
 from apps.core.admin import ReadOnlyModelAdmin
 from apps.core.durations import DurationError, parse_duration
 from apps.records.contract import OUTCOMES
@@ -53,9 +55,51 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
         resolved = selectors.policy_book().for_pair(obj.queue or "(any queue)", obj.outcome or "success")
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((line,) for line in resolved.explain())))
 
+    # Every change goes through `policy_set`, so one that weakens retention or payload handling
+    # opens an approval instead of taking effect (nothing is saved until it is approved).
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # one rule at a time, each through the service
+        return actions
+
+    def _set(self, request, items) -> None:
+        try:
+            changes = services.policy_set(items=items, actor=Actor.of_user(request.user, via="admin"),
+                                          reason=f"changed in the admin by {request.user.get_username()}")
+        except services.PolicyFileError as exc:
+            raise ValidationError(str(exc)) from None
+        request.policy_approval = changes.approval
+
+    def _others(self, obj) -> list[dict]:
+        original = RetentionPolicy.objects.filter(pk=obj.pk).first() if obj.pk else None
+        scope = (original.queue, original.outcome) if original else None
+        return [i for i in selectors.policies_as_json() if (i["queue"], i["outcome"]) != scope]
+
     def save_model(self, request, obj, form, change):
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)
+        self._set(request, [*self._others(obj), *services.policy_items([obj])])
+        if request.policy_approval is None:
+            saved = RetentionPolicy.objects.get(queue=obj.queue, outcome=obj.outcome)
+            obj.pk, obj.updated_at, obj.updated_by = saved.pk, saved.updated_at, saved.updated_by
+
+    def delete_model(self, request, obj):
+        self._set(request, self._others(obj))
+
+    def _approval_response(self, request):
+        approval = getattr(request, "policy_approval", None)
+        if approval is None:
+            return None
+        messages.warning(request, f"This change weakens retention or payload handling, so nothing was changed: "
+                                  f"approval {approval} asks a second person to approve it.")
+        return redirect(reverse("approvals:detail", args=[approval]))
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._approval_response(request) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        return self._approval_response(request) or super().response_change(request, obj)
+
+    def response_delete(self, request, obj_display, obj_id):
+        return self._approval_response(request) or super().response_delete(request, obj_display, obj_id)
 
 
 class PurgeForm(forms.Form):
@@ -162,14 +206,22 @@ class RetentionRunAdmin(ReadOnlyModelAdmin):  # the audit trail of destructive r
         return render(request, "admin/retention/purge.html", context)
 
     def confirm_view(self, request, run_id: int):
+        """Step 2: ask for the purge of exactly this preview; a second person approves it (and so runs it)."""
         if request.method != "POST" or not request.user.has_perm("retention.purge_records"):
             raise PermissionDenied
         preview = get_object_or_404(RetentionRun, pk=run_id)
         if request.POST.get("confirm") != "yes":
             messages.error(request, "Tick the box to confirm that you checked the preview.")
             return redirect(reverse("admin:retention_retentionrun_change", args=[run_id]))
-        done = self._submitted(request, lambda actor: services.purge_confirm(preview=preview, actor=actor))
-        return done or redirect(reverse("admin:retention_retentionrun_change", args=[run_id]))
+        try:
+            approval = services.purge_approval_request(preview=preview, actor=Actor.of_user(request.user, via="admin"),
+                                                       reason=request.POST.get("reason", ""))
+        except (services.RunRefused, ApprovalRefused) as exc:
+            messages.error(request, str(exc))
+            return redirect(reverse("admin:retention_retentionrun_change", args=[run_id]))
+        messages.info(request, f"Approval {approval.pk} asks a second person to approve this purge; nothing is "
+                               "removed until they do.")
+        return redirect(reverse("approvals:detail", args=[approval.pk]))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         run = get_object_or_404(RetentionRun, pk=object_id)
@@ -178,7 +230,10 @@ class RetentionRunAdmin(ReadOnlyModelAdmin):  # the audit trail of destructive r
             # Only after a while, and with a short timeout: the page refreshes every few seconds.
             waiting = (timezone.now() - run.started_at).total_seconds() > NO_WORKER_AFTER_S
             extra["no_worker"] = waiting and run.state == RunState.QUEUED and not _worker_live()
-        extra["can_confirm"] = (run.kind == RunKind.PURGE and run.dry_run and run.state == RunState.PREVIEWED
+        asked = Approval.objects.filter(action=ApprovalAction.PURGE, target=f"run:{run.pk}").first()
+        extra["approval"] = asked
+        extra["is_purge_preview"] = run.kind == RunKind.PURGE and run.dry_run and run.state == RunState.PREVIEWED
+        extra["can_confirm"] = (extra["is_purge_preview"] and asked is None
                                 and not RetentionRun.objects.filter(preview=run).exists()
                                 and not run.parameters.get("as_of_given")
                                 and request.user.has_perm("retention.purge_records"))

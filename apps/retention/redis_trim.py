@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import redis
 
 from apps.exports.models import BatchState, ExportBatch
+from apps.places.selection import entry_held, text_fields
 from apps.retention.resolution import PolicyBook
 from apps.stream import client as streams
 from apps.stream.client import stream_id_key
@@ -30,10 +31,14 @@ class TrimPlan:
     trim_entries: int = 0
     delete_ids: list[str] = field(default_factory=list)
     oldest_kept: str | None = None
+    held_entries: int = 0  # old enough to go, kept by a legal hold
+    held: dict[str, int] = field(default_factory=dict)  # hold label -> entries it keeps
 
     def summary(self) -> dict:
         return {"stream_length": self.length, "safe_bound": self.safe_bound, "trim_below": self.minid,
-                "trimmed_entries": self.trim_entries, "deleted_entries": len(self.delete_ids)}
+                "trimmed_entries": self.trim_entries, "deleted_entries": len(self.delete_ids),
+                "held_entries": self.held_entries,
+                "held": [{"hold": label, "entries": n} for label, n in self.held.items()]}
 
 
 def safe_bound(r: redis.Redis, stream: str) -> str | None:
@@ -59,7 +64,8 @@ def _exported_before(stream: str, moment: datetime) -> str | None:
     return max(ids, key=stream_id_key, default=None)
 
 
-def plan_trim(book: PolicyBook, as_of: datetime, stream: str | None = None) -> TrimPlan:
+def plan_trim(book: PolicyBook, as_of: datetime, stream: str | None = None, keep=()) -> TrimPlan:
+    """What trimming removes; entries a legal hold in `keep` matches stay, whatever their age."""
     r = streams.connection()
     stream = stream or streams.StreamConfig.from_settings().stream
     if not r.exists(stream):
@@ -75,19 +81,39 @@ def plan_trim(book: PolicyBook, as_of: datetime, stream: str | None = None) -> T
             horizons[hours] = _exported_before(stream, as_of - timedelta(hours=hours))
         return horizons[hours]
 
-    # XTRIM MINID drops ids below it: the first id above the horizon, but never above the bound.
+    def held(entry_id: str, fields: dict) -> bool:
+        holding = entry_held(keep, fields, stream_id_key(entry_id)[0]) if keep else []
+        for hold in holding:
+            plan.held[hold.label] = plan.held.get(hold.label, 0) + 1
+        return bool(holding)
+
+    # XTRIM MINID drops ids below it: the first id above the horizon, but never above the bound,
+    # and never above a held entry (the entries between that one and the horizon go one by one).
     longest = horizon(max(book.redis_hours_values()))
+    decided = "-"  # entries below this id are planned for
     if longest is not None:
-        plan.minid = min(_next_id(longest), bound, key=stream_id_key)
-        plan.trim_entries = sum(1 for _ in streams.scan_range(r, stream, "-", f"({plan.minid}"))
+        plan.minid = decided = min(_next_id(longest), bound, key=stream_id_key)
+        below, first_held = [], None
+        if not keep:  # nothing to look at but the count (the list could be long)
+            plan.trim_entries = sum(1 for _ in streams.scan_range(r, stream, "-", f"({plan.minid}"))
+        for entry_id, fields in scan_entries(r, stream, "-", f"({plan.minid}") if keep else ():
+            if not held(entry_id, fields):
+                below.append(entry_id)
+                continue
+            plan.held_entries += 1
+            if first_held is None:
+                first_held, plan.trim_entries, below = entry_id, len(below), []
+        if first_held is None:
+            plan.trim_entries = plan.trim_entries or len(below)
+        else:
+            plan.minid, plan.delete_ids = first_held, below
     # Shorter retentions: scan from the trim point up to the most distant short horizon.
     reach = max((h for h in map(horizon, book.redis_hours_values()) if h), key=stream_id_key, default=None)
     if reach is not None:
-        start = plan.minid or "-"
-        for entry_id, queue, outcome in scan_groups(r, stream, start, reach):
-            own = horizon(book.for_pair(queue, outcome).redis_hours)
+        for entry_id, fields in scan_entries(r, stream, decided, reach):
+            own = horizon(book.for_pair(fields.get("queue", ""), fields.get("outcome", "")).redis_hours)
             if own is not None and stream_id_key(entry_id) <= stream_id_key(own) \
-                    and stream_id_key(entry_id) < stream_id_key(bound):
+                    and stream_id_key(entry_id) < stream_id_key(bound) and not held(entry_id, fields):
                 plan.delete_ids.append(entry_id)
     return plan
 
@@ -97,11 +123,10 @@ def _next_id(entry_id: str) -> str:
     return f"{ms}-{seq + 1}"
 
 
-def scan_groups(r: redis.Redis, stream: str, start: str, end: str):
-    """(entry id, queue, outcome) of every entry in the range: what policies are resolved by."""
-    for entry_id, fields in streams.scan_range(r, stream, start, end):
-        yield (entry_id, fields.get(b"queue", b"").decode(errors="replace"),
-               fields.get(b"outcome", b"").decode(errors="replace"))
+def scan_entries(r: redis.Redis, stream: str, start: str, end: str):
+    """(entry id, fields as text) of every entry in the range: what policies and holds are matched on."""
+    for entry_id, raw in streams.scan_range(r, stream, start, end):
+        yield entry_id, text_fields(raw)
 
 
 def apply_trim(plan: TrimPlan) -> dict:

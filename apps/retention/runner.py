@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from django.conf import settings
 
 from apps.exports.models import BatchState, ExportBatch
+from apps.compliance.selectors import active_holds
 from apps.core import faults
 from apps.lake import maintenance
 from apps.lake.table import load_table
@@ -119,13 +120,14 @@ def plan_run(book: PolicyBook, as_of: datetime, steps: tuple[str, ...] = STEPS) 
         plan.purge = purge.preview_purge(policy_selections(book, as_of))
         if settings.ARCHIVE_DEAD_LETTER_DAYS:
             plan.dead_letters_before = (as_of - timedelta(days=settings.ARCHIVE_DEAD_LETTER_DAYS)).isoformat()
-            plan.dead_letters = dead_letter_place.older_than(datetime.fromisoformat(plan.dead_letters_before))
+            plan.dead_letters = dead_letter_place.older_than(datetime.fromisoformat(plan.dead_letters_before),
+                                                             keep=active_holds())
     if "tiering" in steps:
         plan.tiering = tiering.plan_tiering(book, as_of)
     if "compaction" in steps:
         plan.compaction = _compaction_plan(as_of, plan.purge.emptied_days if plan.purge else set())
     if "trim" in steps:
-        plan.trim = redis_trim.plan_trim(book, as_of)
+        plan.trim = redis_trim.plan_trim(book, as_of, keep=active_holds())
     if "bookkeeping" in steps:
         plan.bookkeeping = bookkeeping.plan_bookkeeping(book, as_of)
     return plan

@@ -2,6 +2,9 @@
 
 A run is recorded first (queued, with who asked), then done by `run_execute` where the warehouse
 lives: pages and the admin submit it and show it running and finished; the CLI waits for it.
+Four eyes: a manual purge, and a policy change that weakens retention or payload handling, only
+open an approval (apps.approvals); approving runs them (`purge_approved`, `policy_change_approved`).
+The retention run's own purges act on approved policies and need none.
 """
 
 from __future__ import annotations
@@ -14,16 +17,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.actors import Actor, audit_context, require_permission
+from apps.approvals.models import Approval, ApprovalAction, ApprovalState
+from apps.approvals.services import ApprovalRefused, approval_request
+from apps.audit.chain import content_hash
+from apps.audit.services import audit_record
 from apps.core.durations import format_duration
 from apps.records.contract import OUTCOMES
-from apps.retention import purge, runner, selectors
+from apps.retention import purge, runner, selectors, weakening
 from apps.retention.locks import one_run_at_a_time
 from apps.retention.models import RetentionPolicy, RetentionRun, RunKind, RunState
 from apps.retention.resolution import SETTINGS
 from apps.warehouse import dispatch
-
-# A purge preview may be confirmed for this long after it finished; then it is previewed again.
-PREVIEW_VALID_FOR = timedelta(hours=1)
 
 _KEYS = {"queue", "outcome", "description", *SETTINGS}
 _TEXT = {"payload_mode", "redaction_patterns"}
@@ -39,10 +43,16 @@ class PolicyChanges:
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    weakened: list[str] = field(default_factory=list)  # why it needs an approval
+    approval: int | None = None  # the approval it waits for (nothing was changed)
 
     def as_dict(self) -> dict:
         return {"created": self.created, "updated": self.updated, "deleted": self.deleted,
                 "unchanged": self.unchanged}
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.deleted)
 
 
 def _validated(items) -> list[RetentionPolicy]:
@@ -77,13 +87,27 @@ def _values(policy: RetentionPolicy) -> dict:
     return {name: getattr(policy, name) for name in ("description", *SETTINGS)}
 
 
-@transaction.atomic
-def policy_set(*, items, actor: Actor, dry_run: bool = False) -> PolicyChanges:
-    """Make the policies exactly `items`: create, update and delete rules; each change is audited.
+def policy_items(policies: list[RetentionPolicy]) -> list[dict]:
+    """Policies as the JSON `archive policy get` prints (what an approval of a change holds)."""
+    items = []
+    for policy in policies:
+        item = {"queue": policy.queue, "outcome": policy.outcome}
+        if policy.description:
+            item["description"] = policy.description
+        item.update({name: getattr(policy, name) for name in SETTINGS
+                     if getattr(policy, name) is not None and getattr(policy, name) != ""})
+        items.append(item)
+    return items
 
-    All or nothing: a bad entry anywhere changes nothing. With dry_run, reports what would change.
-    """
-    wanted = _validated(items)
+
+def _book(policies: list[RetentionPolicy]):
+    from apps.retention.resolution import PolicyBook, Rule
+
+    return PolicyBook([Rule(queue=p.queue, outcome=p.outcome, values={n: getattr(p, n) for n in SETTINGS})
+                       for p in policies])
+
+
+def _apply_policies(wanted: list[RetentionPolicy], actor: Actor, *, dry_run: bool) -> PolicyChanges:
     existing = {(p.queue, p.outcome): p for p in RetentionPolicy.objects.select_for_update()}
     changes = PolicyChanges()
     with audit_context(actor):
@@ -109,6 +133,51 @@ def policy_set(*, items, actor: Actor, dry_run: bool = False) -> PolicyChanges:
             if not dry_run:
                 stale.delete()
     return changes
+
+
+@transaction.atomic
+def policy_set(*, items, actor: Actor, dry_run: bool = False, reason: str = "") -> PolicyChanges:
+    """Make the policies exactly `items`: create, update and delete rules; each change is audited.
+
+    All or nothing: a bad entry anywhere changes nothing. With dry_run, reports what would change.
+    A change that weakens retention or payload handling changes nothing either: it opens an
+    approval (`changes.approval`), and approving it makes the change.
+    """
+    require_permission(actor, "retention.change_retentionpolicy")
+    wanted = _validated(items)
+    current = list(RetentionPolicy.objects.select_for_update())
+    changes = _apply_policies(wanted, actor, dry_run=True)
+    changes.weakened = weakening.weakenings(_book(current), _book(wanted))
+    if dry_run or not changes.changed:
+        return changes
+    if changes.weakened:
+        approval = approval_request(
+            action=ApprovalAction.POLICY_CHANGE, actor=actor, reason=reason, target="policies",
+            content={"policies": policy_items(wanted), "replaces": content_hash(policy_items(current))},
+            summary={**changes.as_dict(), "weakened": changes.weakened})
+        changes.approval = approval.pk
+        return changes
+    done = _apply_policies(wanted, actor, dry_run=False)
+    done.weakened = []
+    audit_record(actor=actor, action="policy.changed", target="policies", details=done.as_dict())
+    return done
+
+
+def policy_change_approved(approval: Approval, actor: Actor, *, submit: bool = True) -> dict:
+    """The approved policy change (run by `approval_approve` only), if the policies are still the
+    ones it was asked against: otherwise it would approve a different change."""
+    current = list(RetentionPolicy.objects.select_for_update())
+    if content_hash(policy_items(current)) != approval.content["replaces"]:
+        raise ApprovalRefused("the policies changed since this change was asked for; ask again with "
+                              "`archive policy set`")
+    try:
+        wanted = _validated(approval.content["policies"])
+    except PolicyFileError as exc:
+        raise ApprovalRefused(f"the approved policies are not valid any more: {exc}") from None
+    done = _apply_policies(wanted, actor, dry_run=False)
+    audit_record(actor=actor, action="policy.changed", target="policies",
+                 details={**done.as_dict(), "approval": approval.pk, "asked_by": approval.requested_by.get_username()})
+    return done.as_dict()
 
 
 class RunRefused(ValueError):
@@ -154,27 +223,59 @@ def purge_request(*, actor: Actor, older_than: timedelta, dry_run: bool, queues:
                    parameters=parameters)
 
 
-def purge_confirm(*, preview: RetentionRun, actor: Actor) -> RetentionRun:
-    """Record the purge a finished preview showed, bound to that preview: the same selection, once."""
+def _confirmable(preview: RetentionRun) -> RetentionRun:
+    preview = RetentionRun.objects.select_for_update().get(pk=preview.pk)
+    if preview.kind != RunKind.PURGE or not preview.dry_run:
+        raise RunRefused(f"run {preview.pk} is not a purge preview")
+    if preview.state != RunState.PREVIEWED:
+        raise RunRefused(f"run {preview.pk} is {preview.get_state_display().lower()}: only a finished "
+                         "preview can be confirmed")
+    if preview.parameters.get("as_of_given"):
+        raise RunRefused(f"the preview {preview.pk} measured age from a chosen moment (--as-of); a purge "
+                         "measures it from now: preview without --as-of, then confirm")
+    if RetentionRun.objects.filter(preview=preview).exists():
+        raise RunRefused(f"the preview {preview.pk} was confirmed already (run {preview.confirmation.pk})")
+    return preview
+
+
+def _purge_content(preview: RetentionRun) -> dict:
+    p = preview.parameters
+    return {"preview": preview.pk, "before": p["before"], "queues": p["queues"], "outcomes": p["outcomes"]}
+
+
+def purge_approval_request(*, preview: RetentionRun, actor: Actor, reason: str = "") -> Approval:
+    """Ask for the purge a finished preview showed; it runs when somebody else approves it,
+    on exactly that selection (the legal holds of that moment keep what they match)."""
     require_permission(actor, "retention.purge_records")
     with transaction.atomic():
-        preview = RetentionRun.objects.select_for_update().get(pk=preview.pk)
-        if preview.kind != RunKind.PURGE or not preview.dry_run:
-            raise RunRefused(f"run {preview.pk} is not a purge preview")
-        if preview.state != RunState.PREVIEWED:
-            raise RunRefused(f"run {preview.pk} is {preview.get_state_display().lower()}: only a finished "
-                             "preview can be confirmed")
-        if preview.parameters.get("as_of_given"):
-            raise RunRefused(f"the preview {preview.pk} measured age from a chosen moment (--as-of); a purge "
-                             "measures it from now: preview without --as-of, then confirm")
-        if RetentionRun.objects.filter(preview=preview).exists():
-            raise RunRefused(f"the preview {preview.pk} was confirmed already (run {preview.confirmation.pk})")
-        age = timezone.now() - preview.finished_at
-        if age > PREVIEW_VALID_FOR:
-            raise RunRefused(f"the preview {preview.pk} is {format_duration(age)} old; preview again "
-                             f"(previews are valid for {format_duration(PREVIEW_VALID_FOR)})")
-        return _record(actor=actor, kind=RunKind.PURGE, dry_run=False, as_of=preview.as_of,
-                       parameters=preview.parameters, preview=preview)
+        preview = _confirmable(preview)
+        waiting = Approval.objects.filter(action=ApprovalAction.PURGE, target=f"run:{preview.pk}",
+                                          state=ApprovalState.PENDING).first()
+        if waiting:
+            raise RunRefused(f"the purge of preview {preview.pk} waits for approval {waiting.pk} already")
+        plan = preview.plan
+        summary = {key: plan.get(key) for key in ("selections", "records", "oldest", "newest", "queues", "held")}
+        summary["places"] = {name: plan[name] for name in plan if isinstance(plan.get(name), dict)}
+        summary["previewed_at"] = preview.finished_at.isoformat()
+        return approval_request(action=ApprovalAction.PURGE, content=_purge_content(preview), reason=reason,
+                                actor=actor, target=f"run:{preview.pk}", summary=summary)
+
+
+def purge_approved(approval: Approval, actor: Actor, *, submit: bool = True) -> dict:
+    """The approved purge (run by `approval_approve` only): a run bound to the preview, with the
+    preview's own selection. `submit` sends it to the warehouse worker when the transaction commits."""
+    preview = RetentionRun.objects.filter(pk=approval.content["preview"]).first()
+    if preview is None or _purge_content(preview) != approval.content:
+        raise ApprovalRefused(f"the preview {approval.content['preview']} is not the one approved")
+    try:
+        preview = _confirmable(preview)
+    except RunRefused as exc:
+        raise ApprovalRefused(str(exc)) from None
+    run = _record(actor=actor, kind=RunKind.PURGE, dry_run=False, as_of=preview.as_of,
+                  parameters={**preview.parameters, "approval": approval.pk}, preview=preview)
+    if submit:
+        run_submit(run)
+    return {"run": run.pk}
 
 
 def run_submit(run: RetentionRun) -> None:
@@ -217,7 +318,9 @@ def run_execute(*, run_id: int) -> RetentionRun:
     except Exception as exc:
         if run.state != RunState.FAILED:  # failed before its plan was recorded
             run.state, run.error, run.finished_at = RunState.FAILED, f"{type(exc).__name__}: {exc}", timezone.now()
-            run.save(update_fields=["state", "error", "finished_at"])
+            with transaction.atomic():
+                run.save(update_fields=["state", "error", "finished_at"])
+                _audited(run)
         raise
 
 
@@ -225,6 +328,19 @@ def retention_run(*, actor: Actor, dry_run: bool, as_of: datetime | None = None,
                   steps: tuple[str, ...] = runner.STEPS) -> RetentionRun:
     """Record and do a retention run here (beat's hourly run on the worker; tests)."""
     return run_execute(run_id=retention_run_request(actor=actor, dry_run=dry_run, as_of=as_of, steps=steps).pk)
+
+
+def _audited(run: RetentionRun) -> None:
+    """The run's event in the audit chain: what it did (or would do), in figures."""
+    plan = run.plan or {}
+    if run.kind == RunKind.PURGE:
+        details = {"records": plan.get("records"), "held": [h["records"] for h in plan.get("held", [])],
+                   "approval": run.parameters.get("approval"), "selections": plan.get("selections")}
+    else:
+        details = {step: plan[step].get("records") for step in ("purge", "tiering") if step in plan}
+    verb = "previewed" if run.dry_run else run.state
+    audit_record(actor=Actor(user_id=run.requested_by_id, label=run.actor or "unknown", via="task"),
+                 action=f"{run.kind}.{verb}", target=f"run:{run.pk}", details={"error": run.error[:200], **details})
 
 
 def _finish(run: RetentionRun, plan, apply) -> RetentionRun:
@@ -241,5 +357,7 @@ def _finish(run: RetentionRun, plan, apply) -> RetentionRun:
         raise
     finally:
         run.finished_at = timezone.now()
-        run.save(update_fields=["result", "state", "error", "finished_at"])
+        with transaction.atomic():
+            run.save(update_fields=["result", "state", "error", "finished_at"])
+            _audited(run)
     return run

@@ -49,3 +49,33 @@ def warm_days() -> list[str]:
 
 def days(n: float) -> timedelta:
     return timedelta(days=n)
+
+
+def four_eyes():
+    """The two people a manual purge takes: an SRE who asks, a compliance officer who approves."""
+    from django.contrib.auth.models import User
+
+    from tests.roles import user_in
+
+    sre = User.objects.filter(username="sre").first() or user_in("SRE")
+    officer = User.objects.filter(username="compliance_officer").first() or user_in("Compliance Officer")
+    return sre, officer
+
+
+def purge_approved(*purge_args: str) -> dict:
+    """`archive purge ... --confirm --by SRE` (which asks, printing "approval <ID>" last), then
+    `archive approval approve ID --by OFFICER`; the purge run's report."""
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    sre, officer = four_eyes()
+    out = StringIO()
+    call_command("archive", "purge", *purge_args, "--confirm", "--by", sre.username, stdout=out, stderr=StringIO())
+    last = out.getvalue().strip().splitlines()[-1]
+    assert last.startswith("approval "), out.getvalue()
+    out = StringIO()
+    call_command("archive", "approval", "approve", last.split()[1], "--by", officer.username, "--format", "json",
+                 stdout=out, stderr=StringIO())
+    return json.loads(out.getvalue())["run_report"]

@@ -7,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
 from apps.retention.models import RetentionPolicy, RetentionRun
-from tests.retention.helpers import T0, export, jobs_all_counts, produce
+from apps.approvals.models import Approval
+from tests.retention.helpers import T0, export, four_eyes, jobs_all_counts, produce
 
 
 def _officer(client):
@@ -28,18 +29,19 @@ def test_policy_page_explains_the_effective_rule_and_audits_changes(archive, cli
     assert "cold_days = 30 (from queue=emails)" in text and "warm_days = 9 (from global default)" in text
 
     response = client.post(f"/admin/retention/retentionpolicy/{emails.pk}/change/", {
-        "queue": "emails", "outcome": "", "description": "PII", "cold_days": "14", "redaction_patterns": "",
+        "queue": "emails", "outcome": "", "description": "PII", "cold_days": "60", "redaction_patterns": "",
         "keep_failures": "unknown", "payload_mode": "",
     })
     assert response.status_code == 302, response.content.decode()[:2000]
     entry = LogEntry.objects.get_for_object(emails).latest("timestamp")
-    assert entry.actor == officer and entry.changes_dict["cold_days"] == ["30", "14"]
+    assert entry.actor == officer and entry.changes_dict["cold_days"] == ["30", "60"]
 
 
-def test_purge_is_previewed_then_confirmed(archive, client, settings):
+def test_purge_is_previewed_then_asked_for_and_approved(archive, client, settings):
     """The form sends a preview to the worker (eager here: it runs at commit); its page shows what
-    would go and confirms exactly that preview, once."""
-    _officer(client)
+    would go and asks for exactly that preview's purge, once; a compliance officer approves it, which runs it."""
+    sre, officer = four_eyes()
+    client.force_login(sre)
     produce(archive, 500, now=T0, days=30, seed=31)
     export()
     total = jobs_all_counts()[0]
@@ -56,13 +58,23 @@ def test_purge_is_previewed_then_confirmed(archive, client, settings):
 
     unticked = client.post(f"/admin/retention/retentionrun/{preview.pk}/confirm/", {}, follow=True)
     assert "Tick the box" in unticked.content.decode() and RetentionRun.objects.count() == 1
-    done = client.post(f"/admin/retention/retentionrun/{preview.pk}/confirm/", {"confirm": "yes"})
+    asked = client.post(f"/admin/retention/retentionrun/{preview.pk}/confirm/", {"confirm": "yes", "reason": "old"})
+    approval = Approval.objects.get()
+    assert asked.status_code == 302 and asked.url == f"/approvals/{approval.pk}/"
+    assert approval.state == "pending" and approval.summary["records"] == preview.plan["records"]
+    assert jobs_all_counts()[0] == total and RetentionRun.objects.count() == 1  # asking removed nothing
+    assert 'value="approve"' not in client.get(asked.url).content.decode()  # not for the one who asked
+
+    client.force_login(officer)
+    done = client.post(f"/approvals/{approval.pk}/decide/",
+                       {"decision": "approve", "content_hash": approval.content_hash})
     assert done.status_code == 302
     real = RetentionRun.objects.get(dry_run=False)
-    assert real.preview == preview and real.state == "done" and real.requested_by.username == "officer"
-    assert real.actor == "officer" and real.parameters["before"] == preview.parameters["before"]
+    assert real.preview == preview and real.state == "done" and real.requested_by == officer
+    assert real.actor == officer.username and real.parameters["before"] == preview.parameters["before"]
     assert real.result["records"] == preview.plan["records"]
     assert jobs_all_counts()[0] == total - preview.plan["records"]
+    client.force_login(sre)
     again = client.post(f"/admin/retention/retentionrun/{preview.pk}/confirm/", {"confirm": "yes"}, follow=True)
     assert "confirmed already" in again.content.decode() and RetentionRun.objects.count() == 2
 

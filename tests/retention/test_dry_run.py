@@ -13,7 +13,8 @@ from django.core.management.base import CommandError
 from apps.retention.models import RetentionPolicy, RetentionRun
 from apps.retention.services import retention_run
 from tests.actors import TESTS
-from tests.retention.helpers import T0, days, export, jobs_all_counts, per_pair, produce, warm_days
+from tests.retention.helpers import (T0, days, export, four_eyes, jobs_all_counts, per_pair, produce, purge_approved,
+                                     warm_days)
 
 
 def test_retention_dry_run_matches_the_real_run(archive):
@@ -70,9 +71,7 @@ def test_purge_preview_numbers_are_what_the_purge_removes(archive):
     before = jobs_all_counts()[0]
 
     # Confirmed later, the purge acts on exactly the previewed selection: the same moment, not a new "now".
-    out = StringIO()
-    call_command("archive", "purge", "--confirm", "--preview", str(preview["run"]), "--json", stdout=out)
-    done = json.loads(out.getvalue())
+    done = purge_approved("--preview", str(preview["run"]))
     assert done["plan"] == plan
     assert done["result"]["records"] == plan["records"]
     assert jobs_all_counts() == (before - plan["records"],) * 2
@@ -85,19 +84,21 @@ def test_purge_preview_numbers_are_what_the_purge_removes(archive):
 def test_as_of_only_previews_and_a_preview_is_confirmed_once(archive):
     produce(archive, 50, now=T0, days=3, seed=9)
     export()
+    sre, _ = four_eyes()
     with pytest.raises(CommandError, match="--as-of goes with --dry-run only"):
-        call_command("archive", "purge", "--older-than", "1d", "--as-of", T0.isoformat(), "--confirm")
+        call_command("archive", "purge", "--older-than", "1d", "--as-of", T0.isoformat(), "--confirm", "--by", "sre")
     out = StringIO()
     call_command("archive", "purge", "--older-than", "1d", "--as-of", T0.isoformat(), "--dry-run", "--json",
                  stdout=out)
     with pytest.raises(CommandError, match="measured age from a chosen moment"):
-        call_command("archive", "purge", "--confirm", "--preview", str(json.loads(out.getvalue())["run"]))
+        call_command("archive", "purge", "--confirm", "--preview", str(json.loads(out.getvalue())["run"]),
+                     "--by", "sre")
     out = StringIO()
     call_command("archive", "purge", "--older-than", "1d", "--dry-run", "--json", stdout=out)
     preview = json.loads(out.getvalue())["run"]
-    call_command("archive", "purge", "--confirm", "--preview", str(preview), stdout=StringIO())
+    purge_approved("--preview", str(preview))
     with pytest.raises(CommandError, match="confirmed already"):
-        call_command("archive", "purge", "--confirm", "--preview", str(preview))
+        call_command("archive", "purge", "--confirm", "--preview", str(preview), "--by", "sre")
     assert jobs_all_counts() == (0, 0)
 
 

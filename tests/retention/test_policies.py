@@ -15,6 +15,7 @@ from apps.retention.services import retention_run
 from apps.warehouse import client as ch
 from tests.actors import TESTS
 from tests.retention.helpers import T0, days, export, jobs_all_counts, per_pair, produce
+from tests.roles import user_in
 
 DEFAULTS = {"redis_hours": 24, "warm_days": 30, "cold_days": 0, "max_records": 0, "payload_mode": "sample",
             "sample_rate": 0.01, "keep_failures": True, "payload_max_bytes": 1000, "redaction_patterns": ""}
@@ -107,7 +108,8 @@ def test_payload_policy_per_queue_reaches_the_exporter(archive):
 
 
 def test_policy_file_round_trip_is_audited_and_bad_files_change_nothing(archive, tmp_path):
-    get_user_model().objects.create_user("officer", password="x")
+    user_in("Compliance Officer", "officer")
+    user_in("Administrator", "second")
     RetentionPolicy.objects.create(warm_days=14)
     wanted = [
         {"queue": "", "outcome": "", "warm_days": 21, "cold_days": 365},
@@ -120,14 +122,23 @@ def test_policy_file_round_trip_is_audited_and_bad_files_change_nothing(archive,
     assert "created (dry run): queue=emails" in preview.stdout
     assert RetentionPolicy.objects.count() == 1
 
-    done = archive.manage("archive", "policy", "set", "--file", str(policy_file), "--by", "officer")
-    assert "updated: global default" in done.stdout and "created: queue=emails" in done.stdout
+    # A cold-tier limit where there was none (keep forever) shortens retention: a second person approves it.
+    asked = archive.manage("archive", "policy", "set", "--file", str(policy_file), "--by", "officer")
+    assert "weakens: queue=emails outcome=failed: cold_days 0 -> 30" in asked.stderr
+    assert asked.stdout.strip().splitlines()[-1].startswith("approval ")
+    assert "updated (once approved): global default" in asked.stdout
+    assert list(RetentionPolicy.objects.values_list("warm_days", flat=True)) == [14]  # nothing changed yet
+    approval = asked.stdout.strip().splitlines()[-1].split()[1]
+    own = archive.manage("archive", "approval", "approve", approval, "--by", "officer", check=False)
+    assert own.returncode != 0 and "cannot decide on it: a second person must" in own.stderr
+    done = archive.manage("archive", "approval", "approve", approval, "--by", "second")
+    assert '"updated": ["global default"]' in done.stdout and '"created": ["queue=emails"]' in done.stdout
     got = json.loads(archive.manage("archive", "policy", "get").stdout)
     assert got == [{"queue": "", "outcome": "", **{k: v for k, v in wanted[0].items() if k not in ("queue", "outcome")}},
                    {"queue": "emails", "outcome": "", "description": "emails hold PII", "cold_days": 30,
                     "redaction_patterns": "ticket=TCK-\\d{6}"}]
     changes = LogEntry.objects.get_for_model(RetentionPolicy)
-    assert changes.filter(actor__username="officer").count() == 2
+    assert changes.filter(actor__username="second").count() == 2  # made when approved, by the approver
     assert any("warm_days" in (entry.changes_dict or {}) for entry in changes)
 
     policy_file.write_text(json.dumps([{"queue": "x", "warm_days": -3}, {"queue": "y", "redaction_patterns": "a=("}]))

@@ -14,7 +14,7 @@ from apps.exports.models import DeadLetter
 from apps.rehydration import services as rehydration
 from apps.stream.demo import generate
 from apps.warehouse import client as ch
-from tests.retention.helpers import DAY_MS, T0, export
+from tests.retention.helpers import DAY_MS, T0, export, purge_approved
 
 GROUP = "archive-exporter"
 
@@ -58,9 +58,7 @@ def test_purged_records_never_come_back(archive, settings):
     copy.refresh_from_db()
     assert copy.state == "ready" and _emails_in(copy.table_name) > 0
 
-    out = StringIO()
-    call_command("archive", "purge", "--older-than", "1d", "--queue", "emails", "--confirm", "--json", stdout=out)
-    report = json.loads(out.getvalue())
+    report = purge_approved("--older-than", "1d", "--queue", "emails")
     assert report["plan"]["records"] > 0
 
     # Later exports (the pending entries' consumer is long idle: they would be claimed) and runs.
@@ -83,7 +81,7 @@ def test_purged_records_never_come_back(archive, settings):
     assert not DeadLetter.objects.filter(fields__queue="emails").exists()
     # What the lost writes brought back into Redis is removed again by the next purge or run, but it
     # never reached an archive: check the archive, and the stream after this run's own purge.
-    call_command("archive", "purge", "--older-than", "1d", "--queue", "emails", "--confirm", stdout=StringIO())
+    purge_approved("--older-than", "1d", "--queue", "emails")
     assert _emails_in_stream(archive.redis, archive.stream) == 0
     assert _emails_in_stream(archive.redis, f"{archive.stream}:dead") == 0
     # Other queues are untouched, each record once.

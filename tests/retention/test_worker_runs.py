@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from apps.retention.models import RetentionRun
-from tests.retention.helpers import T0, produce
+from tests.retention.helpers import T0, four_eyes, produce
 from tests.warehouse_worker import assert_never_opened
 
 
@@ -28,8 +28,12 @@ def test_a_retention_run_and_a_purge_run_on_the_worker(archive, warehouse_worker
     preview = json.loads(warehouse_worker.manage("archive", "purge", "--older-than", "1d", "--queue", "emails",
                                                  "--dry-run", "--json").stdout)
     assert preview["plan"]["records"] == emails
-    done = json.loads(warehouse_worker.manage("archive", "purge", "--confirm", "--preview", str(preview["run"]),
-                                              "--json").stdout)
+    sre, officer = four_eyes()
+    asked = warehouse_worker.manage("archive", "purge", "--confirm", "--preview", str(preview["run"]), "--by", "sre")
+    approval = asked.stdout.strip().splitlines()[-1].removeprefix("approval ")
+    assert _emails(warehouse_worker) == emails  # asking removed nothing
+    done = json.loads(warehouse_worker.manage("archive", "approval", "approve", approval, "--by", officer.username,
+                                              "--format", "json").stdout)["run_report"]
     assert done["state"] == "done" and done["result"]["records"] == emails
 
     assert _emails(warehouse_worker) == 0

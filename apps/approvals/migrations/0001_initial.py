@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('content', models.JSONField(help_text='The action exactly as it will run (canonical JSON is hashed)')),
                 ('content_hash', models.CharField(help_text="SHA-256 of the content's RFC 8785 canonical JSON", max_length=64)),
                 ('summary', models.JSONField(blank=True, default=dict, help_text='What the approver should know: counts, the changes, the holds')),
-                ('reason', models.TextField(help_text='Why the requester asks for it')),
+                ('reason', models.TextField(blank=True, help_text='Why the requester asks for it')),
                 ('target', models.CharField(blank=True, help_text='What it acts on, e.g. run:12 or hold:3', max_length=200)),
                 ('state', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved and run'), ('rejected', 'Rejected'), ('failed', 'Approved, but running it failed'), ('withdrawn', 'Withdrawn by the requester')], db_index=True, default='pending', max_length=12)),
                 ('requested_at', models.DateTimeField(auto_now_add=True)),

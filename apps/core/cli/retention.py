@@ -23,9 +23,10 @@ def register(sub) -> None:
     purge = sub.add_parser(
         "purge", help="remove old records from every place they live (preview with --dry-run first)",
         description="Removes records from the stream (pending entries too), ClickHouse, the Iceberg table, dead "
-                    "letters and rehydrated tables. Preview with --dry-run; then --confirm, either with the same "
-                    "options (previewed and done at once) or with --preview RUN to act on exactly what that "
-                    "dry run showed.")
+                    "letters and rehydrated tables; records under a legal hold stay. Preview with --dry-run; then "
+                    "--confirm --by USERNAME, either with the same options (previewed now) or with --preview RUN "
+                    "(exactly what that dry run showed): that asks for a second person's approval and prints "
+                    "'approval <ID>' last; `archive approval approve ID --by OTHER` runs the purge.")
     purge.add_argument("--older-than", metavar="DURATION",
                        help="records enqueued longer ago than this, e.g. 90d, 12h, 2w (not with --preview)")
     purge.add_argument("--queue", dest="queues", action="append", default=[], metavar="QUEUE",
@@ -34,14 +35,16 @@ def register(sub) -> None:
                        help="only this outcome (success, failed, timeout, cancelled, retry, dead; repeatable)")
     purge_mode = purge.add_mutually_exclusive_group(required=True)
     purge_mode.add_argument("--dry-run", action="store_true", help="preview: count what would go, per tier")
-    purge_mode.add_argument("--confirm", action="store_true", help="really remove it (prints the preview too)")
+    purge_mode.add_argument("--confirm", action="store_true",
+                            help="ask for the purge (an approval; nothing is removed until it is approved)")
     purge.add_argument("--preview", type=int, default=None, metavar="RUN",
-                       help="with --confirm: purge exactly what the dry run RUN (its id) counted")
+                       help="with --confirm: ask to purge exactly what the dry run RUN (its id) counted")
     purge.add_argument("--as-of", type=moment, default=None, metavar="ISO-TIME",
                        help="with --dry-run only: measure age from this moment instead of now")
     purge.add_argument("--by", default=None, metavar="USERNAME",
                        help="portal user to record as the actor (default: your OS user)")
-    purge.add_argument("--json", action="store_true", help="print the report as JSON")
+    purge.add_argument("--reason", default="", help="with --confirm: why, for the approver")
+    purge.add_argument("--json", action="store_true", help="print the preview's report as JSON")
     purge.set_defaults(handler=handle_purge)
     policy = sub.add_parser("policy", help="export, import or explain retention policies")
     policy.add_argument("action", choices=["get", "set", "explain"],
@@ -52,17 +55,24 @@ def register(sub) -> None:
     policy.add_argument("--queue", default="", help="explain: queue name")
     policy.add_argument("--outcome", default="success", help="explain: outcome (default success)")
     policy.add_argument("--by", default=None, metavar="USERNAME",
-                        help="set: portal user to record as the actor (default: your OS user)")
+                        help="set: portal user to record as the actor (default: your OS user; a change that "
+                             "weakens retention or payload handling needs one: it opens an approval)")
+    policy.add_argument("--reason", default="", help="set: why, for the approver of a weakening change")
     policy.set_defaults(handler=handle_policy)
 
 
-def _execute(cmd, run, options) -> None:
-    """Do a recorded run where the warehouse lives (the worker, else here) and print its report."""
+def execute_report(cmd, run_id: int) -> dict:
+    """Do a recorded run where the warehouse lives (the worker, else here); its report."""
     from apps.retention.tasks import execute_run
     from apps.warehouse.dispatch import run_on_warehouse
 
-    cmd.stderr.write(f"run {run.pk}: {run.get_kind_display().lower()}{' (dry run)' if run.dry_run else ''}...")
-    report = run_on_warehouse(execute_run, timeout=3600, run_id=run.pk)
+    cmd.stderr.write(f"run {run_id}: running on the warehouse...")
+    return run_on_warehouse(execute_run, timeout=3600, run_id=run_id)
+
+
+def _execute(cmd, run, options) -> None:
+    """Do a recorded run where the warehouse lives and print its report."""
+    report = execute_report(cmd, run.pk)
     _print_report(cmd, report, options["json"])
     if report["state"] == "failed":
         raise CommandError(f"run {run.pk} failed: {report['error']}")
@@ -85,11 +95,18 @@ def handle_run(cmd, options):
 def handle_purge(cmd, options):
     from django.core.exceptions import PermissionDenied
 
+    from apps.approvals.services import ApprovalRefused
     from apps.core.durations import DurationError, parse_duration
     from apps.retention.models import RetentionRun
-    from apps.retention.services import RunRefused, purge_confirm, purge_request
+    from apps.retention.services import RunRefused, purge_approval_request, purge_request
 
     who = actor(options["by"])
+
+    def asker_named() -> None:
+        if who.user_id is None:
+            raise CommandError("a purge needs a second person's approval, so it is asked for by a portal user: "
+                               "add --by USERNAME")
+
     try:
         if options["preview"] is not None:
             if not options["confirm"] or options["older_than"] or options["queues"] or options["outcomes"] \
@@ -98,20 +115,29 @@ def handle_purge(cmd, options):
             preview = RetentionRun.objects.filter(pk=options["preview"]).first()
             if preview is None:
                 raise CommandError(f"no run {options['preview']}")
-            run = purge_confirm(preview=preview, actor=who)
+            asker_named()
         else:
             if not options["older_than"]:
                 raise CommandError("give --older-than DURATION (or --confirm --preview RUN)")
             if options["as_of"] and not options["dry_run"]:
                 raise CommandError("--as-of goes with --dry-run only: a purge measures age from now")
-            run = purge_request(actor=who, older_than=parse_duration(options["older_than"]),
-                                dry_run=options["dry_run"], queues=options["queues"] or None,
-                                outcomes=options["outcomes"] or None, as_of=options["as_of"])
-    except (DurationError, RunRefused, PermissionDenied) as exc:
+            if options["confirm"]:
+                asker_named()
+            preview = purge_request(actor=who, older_than=parse_duration(options["older_than"]), dry_run=True,
+                                    queues=options["queues"] or None, outcomes=options["outcomes"] or None,
+                                    as_of=options["as_of"])
+            _execute(cmd, preview, options)
+            if options["dry_run"]:
+                if not options["json"]:
+                    cmd.stderr.write(f"to ask for exactly this purge: archive purge --confirm --preview {preview.pk} "
+                                     "--by USERNAME (a second person approves it)")
+                return
+        approval = purge_approval_request(preview=preview, actor=who, reason=options["reason"])
+    except (DurationError, RunRefused, PermissionDenied, ApprovalRefused) as exc:
         raise CommandError(str(exc)) from None
-    _execute(cmd, run, options)
-    if options["dry_run"] and not options["json"]:
-        cmd.stderr.write(f"to purge exactly this: archive purge --confirm --preview {run.pk}")
+    cmd.stderr.write(f"nothing was removed: the purge of preview {preview.pk} waits for a second person "
+                     f"(archive approval approve {approval.pk} --by USERNAME)")
+    cmd.stdout.write(f"approval {approval.pk}")
 
 
 def _print_report(cmd, report: dict, as_json: bool) -> None:
@@ -145,14 +171,28 @@ def handle_policy(cmd, options):
         if not options["file"]:
             raise CommandError("set needs --file F (a JSON array, as `archive policy get` prints)")
         items = read_json(options["file"])
+        from django.core.exceptions import PermissionDenied
+
+        from apps.approvals.services import ApprovalRefused
+
         try:
-            changes = services.policy_set(items=items, actor=actor(options["by"]), dry_run=options["dry_run"])
+            changes = services.policy_set(items=items, actor=actor(options["by"]), dry_run=options["dry_run"],
+                                          reason=options["reason"])
         except services.PolicyFileError as exc:
             raise CommandError(f"{exc}; nothing was changed") from None
+        except (ApprovalRefused, PermissionDenied) as exc:
+            raise CommandError(f"{exc}; nothing was changed") from None
+        pending = changes.approval is not None
         for verb, scopes in changes.as_dict().items():
             if scopes:
-                cmd.stdout.write(f"{verb}{' (dry run)' if options['dry_run'] and verb != 'unchanged' else ''}: "
-                                  f"{', '.join(scopes)}")
+                note = " (dry run)" if options["dry_run"] else " (once approved)" if pending else ""
+                cmd.stdout.write(f"{verb}{note if verb != 'unchanged' else ''}: {', '.join(scopes)}")
+        for line in changes.weakened:
+            cmd.stderr.write(f"weakens: {line}")
+        if pending:
+            cmd.stderr.write("nothing was changed: the change weakens retention or payload handling, so a second "
+                             f"person approves it (archive approval approve {changes.approval} --by USERNAME)")
+            cmd.stdout.write(f"approval {changes.approval}")
     else:
         resolved = selectors.policy_book().for_pair(options["queue"], options["outcome"])
         cmd.stdout.write(f"queue={options['queue'] or '(any)'} outcome={options['outcome']}:")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.core.cli import exports, lake, rehydration, retention, schemas, stream, warehouse
+from apps.core.cli import approvals, exports, holds, lake, rehydration, retention, schemas, stream, warehouse
 
 # In the order `archive --help` lists them.
-MODULES = (exports, warehouse, stream, retention, schemas, rehydration, lake)
+MODULES = (exports, warehouse, stream, retention, approvals, holds, schemas, rehydration, lake)
 
 
 class Command(BaseCommand):

@@ -1,0 +1,84 @@
+"""Compliance pages: the home page (approvals, holds, the audit trail at a glance) and legal holds."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.accounts.actors import Actor
+from apps.approvals import selectors as approvals
+from apps.approvals.models import Approval, ApprovalAction, ApprovalState
+from apps.approvals.services import ApprovalRefused
+from apps.audit.models import AuditEvent
+from apps.compliance import selectors, services
+from apps.compliance.forms import HoldForm, ReleaseForm
+from apps.compliance.models import HoldState, LegalHold
+
+
+@require_GET
+@login_required
+@permission_required("compliance.view_legalhold", raise_exception=True)
+def home(request):
+    user = request.user
+    return render(request, "compliance/home.html", {
+        "waiting": approvals.approvals_waiting_for(user),
+        "pending": approvals.approvals_pending(),
+        "holds": selectors.holds_listed(state=HoldState.ACTIVE),
+        "overdue": selectors.holds_overdue(),
+        "events": AuditEvent.objects.all()[:10] if user.has_perm("audit.view_auditevent") else None,
+        "chain_head": AuditEvent.objects.order_by("-seq").first(),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("compliance.view_legalhold", raise_exception=True)
+def hold_list(request):
+    form = HoldForm(request.POST or None)
+    may_place = request.user.has_perm("compliance.add_legalhold")
+    if request.method == "POST" and may_place and form.is_valid():
+        try:
+            hold = services.hold_place(actor=Actor.of_user(request.user), **form.cleaned_data)
+        except services.HoldRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Hold {hold.pk} placed: {hold.criteria_label}.")
+            return redirect("compliance:hold", hold_id=hold.pk)
+    return render(request, "compliance/holds.html", {
+        "holds": selectors.holds_listed(), "form": form if may_place else None,
+        "overdue": set(selectors.holds_overdue().values_list("pk", flat=True))})
+
+
+@require_GET
+@login_required
+@permission_required("compliance.view_legalhold", raise_exception=True)
+def hold_detail(request, hold_id: int):
+    hold = get_object_or_404(LegalHold.objects.select_related("owner", "placed_by", "released_by"), pk=hold_id)
+    releases = Approval.objects.filter(action=ApprovalAction.HOLD_RELEASE, target=f"hold:{hold.pk}")
+    may_release = (hold.state == HoldState.ACTIVE and request.user.has_perm("compliance.release_legalhold")
+                   and not releases.filter(state=ApprovalState.PENDING).exists())
+    return render(request, "compliance/hold.html", {
+        "hold": hold, "criteria": selectors.hold_criteria(hold), "releases": releases,
+        "release_form": ReleaseForm() if may_release else None})
+
+
+@require_POST
+@login_required
+@permission_required("compliance.release_legalhold", raise_exception=True)
+def hold_release(request, hold_id: int):
+    hold = get_object_or_404(LegalHold, pk=hold_id)
+    form = ReleaseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the hold may be released.")
+        return redirect("compliance:hold", hold_id=hold.pk)
+    try:
+        approval = services.hold_release_request(hold=hold, actor=Actor.of_user(request.user),
+                                                 reason=form.cleaned_data["reason"])
+    except (services.HoldRefused, ApprovalRefused) as exc:
+        messages.error(request, str(exc))
+        return redirect("compliance:hold", hold_id=hold.pk)
+    messages.info(request, f"The hold stays active until a second person approves its release (approval "
+                           f"{approval.pk}).")
+    return redirect("approvals:detail", approval_id=approval.pk)
