@@ -179,3 +179,21 @@ def test_the_approval_page_offers_decisions_only_to_those_who_may(people, client
     client.post(f"{page}decide/", {"decision": "approve", "content_hash": release.content_hash})
     release.refresh_from_db()
     assert release.state == "approved"
+
+
+@pytest.mark.parametrize("role", ["Viewer", "Analyst", "SRE", "Compliance Officer", "Administrator"])
+def test_approving_on_the_command_line_per_role(role):
+    officer = user_in("Compliance Officer", "officer")
+    hold = hold_place(actor=_as(officer), reason="case 9", queue="billing")
+    approval = hold_release_request(hold=hold, actor=_as(officer), reason="closed")
+    user_in(role, "decider")
+    args = ["archive", "approval", "approve", str(approval.pk), "--by", "decider"]
+    if role in ("Compliance Officer", "Administrator"):
+        call_command(*args, stdout=StringIO())
+        approval.refresh_from_db()
+        assert approval.state == "approved"
+    else:
+        with pytest.raises(CommandError, match="may not do this"):
+            call_command(*args, stdout=StringIO())
+        approval.refresh_from_db()
+        assert approval.state == "pending"
