@@ -8,15 +8,16 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from apps.retention.models import RetentionPolicy
+from tests.roles import user_in
 
 
 @pytest.mark.django_db
 def test_by_must_name_an_existing_active_user(tmp_path):
     users = get_user_model().objects
     users.create_user("former", is_active=False)
-    users.create_user("ops")
+    user_in("Compliance Officer", "ops")
     policies = tmp_path / "policies.json"
-    policies.write_text('[{"queue": "emails", "warm_days": 7}]')
+    policies.write_text('[{"queue": "emails", "warm_days": 60}]')  # longer: no approval needed
 
     for name, message in [("former", "portal user 'former' is inactive"), ("nobody", "no portal user 'nobody'")]:
         with pytest.raises(CommandError, match=message):

@@ -93,3 +93,21 @@ def test_a_purge_needs_its_permission_in_the_service_too(archive):
     with pytest.raises(PermissionDenied):
         purge_request(actor=Actor.of_user(clerk), older_than=timedelta(days=1), dry_run=True)
     assert not RetentionRun.objects.exists()
+
+
+def test_a_weakening_change_in_the_admin_opens_an_approval_and_changes_nothing(archive, client):
+    from tests.roles import user_in
+
+    officer = user_in("Compliance Officer", "officer")
+    client.force_login(officer)
+    emails = RetentionPolicy.objects.create(queue="emails", cold_days=30)
+    response = client.post(f"/admin/retention/retentionpolicy/{emails.pk}/change/", {
+        "queue": "emails", "outcome": "", "description": "", "cold_days": "7", "redaction_patterns": "",
+        "keep_failures": "unknown", "payload_mode": "full"})
+    approval = Approval.objects.get()
+    assert response.status_code == 302 and response.url == f"/approvals/{approval.pk}/"
+    emails.refresh_from_db()
+    assert emails.cold_days == 30 and emails.payload_mode == ""  # nothing changed until approved
+    assert any("cold_days 30 -> 7" in line for line in approval.summary["weakened"])
+    assert any("payload_mode sample -> full" in line for line in approval.summary["weakened"])
+    assert approval.content["policies"] == [{"queue": "emails", "outcome": "", "cold_days": 7, "payload_mode": "full"}]
