@@ -83,6 +83,9 @@ def policy_set(*, items, actor: Actor, dry_run: bool = False) -> PolicyChanges:
 
     All or nothing: a bad entry anywhere changes nothing. With dry_run, reports what would change.
     """
+    if not dry_run:  # it may create, change and delete policies
+        for permission in ("add", "change", "delete"):
+            require_permission(actor, f"retention.{permission}_retentionpolicy")
     wanted = _validated(items)
     existing = {(p.queue, p.outcome): p for p in RetentionPolicy.objects.select_for_update()}
     changes = PolicyChanges()

@@ -8,13 +8,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from apps.retention.models import RetentionPolicy
+from tests.roles import user_in
 
 
 @pytest.mark.django_db
 def test_by_must_name_an_existing_active_user(tmp_path):
     users = get_user_model().objects
     users.create_user("former", is_active=False)
-    users.create_user("ops")
+    user_in("Compliance Officer", "ops")  # the role that may change policies
     policies = tmp_path / "policies.json"
     policies.write_text('[{"queue": "emails", "warm_days": 7}]')
 

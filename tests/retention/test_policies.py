@@ -7,12 +7,12 @@ from collections import Counter
 
 import pytest
 from auditlog.models import LogEntry
-from django.contrib.auth import get_user_model
 
 from apps.retention.models import RetentionPolicy
 from apps.retention.resolution import BUILT_IN, Rule, resolve
 from apps.retention.services import retention_run
 from apps.warehouse import client as ch
+from tests.roles import user_in
 from tests.actors import TESTS
 from tests.retention.helpers import T0, days, export, jobs_all_counts, per_pair, produce
 
@@ -107,7 +107,7 @@ def test_payload_policy_per_queue_reaches_the_exporter(archive):
 
 
 def test_policy_file_round_trip_is_audited_and_bad_files_change_nothing(archive, tmp_path):
-    get_user_model().objects.create_user("officer", password="x")
+    user_in("Compliance Officer", "officer")
     RetentionPolicy.objects.create(warm_days=14)
     wanted = [
         {"queue": "", "outcome": "", "warm_days": 21, "cold_days": 365},

@@ -130,6 +130,7 @@ def _print_report(cmd, report: dict, as_json: bool) -> None:
         cmd.stderr.write(f"ALERT: {alert}")
 
 def handle_policy(cmd, options):
+    from django.core.exceptions import PermissionDenied
 
     from apps.retention import selectors, services
 
@@ -149,6 +150,8 @@ def handle_policy(cmd, options):
             changes = services.policy_set(items=items, actor=actor(options["by"]), dry_run=options["dry_run"])
         except services.PolicyFileError as exc:
             raise CommandError(f"{exc}; nothing was changed") from None
+        except PermissionDenied as exc:
+            raise CommandError(str(exc)) from None
         for verb, scopes in changes.as_dict().items():
             if scopes:
                 cmd.stdout.write(f"{verb}{' (dry run)' if options['dry_run'] and verb != 'unchanged' else ''}: "
