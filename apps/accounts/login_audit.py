@@ -6,7 +6,9 @@ shares (/login/, the admin's login, a future API login), so the events are recor
 - `auth.login`: the user logged in (actor: the user).
 - `auth.logout`: the user logged out (actor: the user).
 - `auth.login_failed`: a login was refused, for a wrong password or because the username and
-  address are locked out (`"locked_out": true` then).
+  address are locked out; `"locked_out": true` when the attempt ended locked out (the one that
+  reached the limit, and those during the cool-off). Axes handles the signal first (it comes before
+  apps.accounts in INSTALLED_APPS), so its verdict is known here.
 - `auth.locked_out`: axes refused the pair: the failure that reached AXES_FAILURE_LIMIT, and each
   attempt made during the cool-off.
 
