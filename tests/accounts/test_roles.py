@@ -341,3 +341,34 @@ def test_the_command_line_without_by_and_beat_act_with_operator_rights(archive):
     from apps.rehydration.tasks import rehydration_expire
 
     assert copy.table_name in rehydration_expire.apply(throw=True).get()
+
+
+# --- admin: users -------------------------------------------------------------------
+
+
+def test_an_administrator_gives_roles_but_cannot_make_a_superuser_or_take_one_over(db, client, django_user_model):
+    from django.contrib.auth.models import Group
+
+    admin = user_in("Administrator")
+    dave = user_in(None, "dave")
+    root = django_user_model.objects.create_superuser("root", password="x")
+    client.force_login(admin)
+    for role in _others("Administrator"):
+        other = user_in(role, f"{role.lower().replace(' ', '_')}_2")
+        client.force_login(other)
+        assert client.get(f"/admin/auth/user/{dave.pk}/change/").status_code == 403, role
+    client.force_login(admin)
+
+    form = {"username": "dave", "is_active": "on", "is_staff": "on", "is_superuser": "on",
+            "groups": [Group.objects.get(name="Analyst").pk], "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00", "initial-date_joined_0": "2026-01-01", "initial-date_joined_1": "00:00:00"}
+    assert client.post(f"/admin/auth/user/{dave.pk}/change/", form).status_code == 302
+    dave.refresh_from_db()
+    assert list(dave.groups.values_list("name", flat=True)) == ["Analyst"] and dave.is_staff
+    assert not dave.is_superuser  # the field is read-only for an Administrator
+
+    assert client.get(f"/admin/auth/user/{root.pk}/change/").status_code == 200  # may look (view_user)...
+    assert client.post(f"/admin/auth/user/{root.pk}/password/",
+                       {"password1": "a new pass phrase 42", "password2": "a new pass phrase 42"}).status_code == 403
+    root.refresh_from_db()
+    assert root.check_password("x")  # ...not change it
