@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html_join
 
+from apps.accounts.actors import Actor
 from apps.core.admin import ReadOnlyModelAdmin
 from apps.exports import entry_fields, services
 from apps.exports.models import DeadLetter, ExportBatch, ExportError
@@ -56,15 +57,16 @@ class DeadLetterAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # The service writes the audit row (changed keys, no values) in the same transaction.
-        services.dead_letter_edit(dead_letter=obj, fields=obj.fields, actor=request.user)
+        services.dead_letter_edit(dead_letter=obj, fields=obj.fields, actor=Actor.of_user(request.user, via="admin"))
 
     @admin.action(description="Re-queue the selected entries into the archive stream (after fixing their fields)",
                   permissions=["requeue"])
     def requeue(self, request, queryset):
         done, skipped, failed = 0, 0, []
+        actor = Actor.of_user(request.user, via="admin")
         for dead_letter in queryset:
             try:
-                new_id = services.dead_letter_requeue(dead_letter=dead_letter, actor=request.user)
+                new_id = services.dead_letter_requeue(dead_letter=dead_letter, actor=actor)
             except ValidationError as exc:
                 failed.append(f"{dead_letter.entry_id}: {' '.join(exc.messages)}")
                 continue

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.actors import Actor, require_permission
 from apps.exports import entry_fields
 from apps.exports.exporter import Exporter
 from apps.exports.models import VALUE_NOT_RECORDED, DeadLetter, validate_stream_fields
@@ -39,12 +40,13 @@ def export_from_command(*, follow: bool, should_stop: Callable[[], bool], on_bat
     return Exporter().run(follow=follow, should_stop=should_stop, on_batch=on_batch).as_dict()
 
 
-def dead_letter_edit(*, dead_letter: DeadLetter, fields: dict[str, str], actor) -> list[str]:
+def dead_letter_edit(*, dead_letter: DeadLetter, fields: dict[str, str], actor: Actor) -> list[str]:
     """Replace a dead letter's text fields (its binary ones stay as sent); returns the changed keys.
 
     The audit row names the keys that changed and never their values: a stream entry may hold
     personal data, and the audit log is kept longer than the dead letter.
     """
+    require_permission(actor, "exports.change_deadletter")
     validate_stream_fields(fields)
     with transaction.atomic():
         locked = DeadLetter.objects.select_for_update().get(pk=dead_letter.pk)
@@ -57,13 +59,13 @@ def dead_letter_edit(*, dead_letter: DeadLetter, fields: dict[str, str], actor) 
         with disable_auditlog():  # auditlog's own row could only say "fields changed"; ours names the keys
             locked.save(update_fields=["fields"])
         LogEntry.objects.log_create(
-            locked, action=LogEntry.Action.UPDATE, actor=actor if getattr(actor, "pk", None) else None,
+            locked, action=LogEntry.Action.UPDATE, actor=actor.user,
             changes={"fields": [f"changed keys: {', '.join(changed)}", VALUE_NOT_RECORDED]},
         )
     return changed
 
 
-def dead_letter_requeue(*, dead_letter: DeadLetter, actor) -> str | None:
+def dead_letter_requeue(*, dead_letter: DeadLetter, actor: Actor) -> str | None:
     """Put a dead letter's (possibly corrected) fields back on the archive stream, once.
 
     Returns the new stream id, or None if it had been re-queued already. The exporter checks
@@ -71,6 +73,7 @@ def dead_letter_requeue(*, dead_letter: DeadLetter, actor) -> str | None:
     The stream append is idempotent per dead letter: if recording it here fails afterwards, the
     next attempt finds the entry already added and records that one instead of adding another.
     """
+    require_permission(actor, "exports.requeue_deadletter")
     with transaction.atomic():
         locked = DeadLetter.objects.select_for_update().get(pk=dead_letter.pk)
         if locked.requeued_at is not None:
@@ -82,6 +85,6 @@ def dead_letter_requeue(*, dead_letter: DeadLetter, actor) -> str | None:
         marker = f"{locked.stream}:requeued:{locked.pk}"
         locked.requeued_as = streams.add_once(streams.connection(), locked.stream, marker, fields)
         locked.requeued_at = timezone.now()
-        locked.requeued_by = actor
+        locked.requeued_by_id = actor.user_id
         locked.save(update_fields=["requeued_at", "requeued_as", "requeued_by"])
         return locked.requeued_as

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 
+from apps.accounts.actors import Actor
 from apps.core.durations import DurationError, parse_duration
 from apps.rehydration import services
 from apps.warehouse import dispatch
@@ -77,7 +78,8 @@ class RehydrationAdmin(admin.ModelAdmin):
         return False  # the record of who rehydrated what stays; "drop now" removes the table
 
     def has_drop_permission(self, request) -> bool:
-        return request.user.has_perm("rehydration.add_rehydration")
+        # Dropping ends what someone else may be querying: SREs and administrators, not analysts.
+        return request.user.has_perm("rehydration.delete_rehydration")
 
     @admin.display(description="queues")
     def queue_list(self, obj: Rehydration) -> str:
@@ -91,7 +93,7 @@ class RehydrationAdmin(admin.ModelAdmin):
         created = services.rehydration_request(
             date_from=form.cleaned_data["date_from"], date_to=form.cleaned_data["date_to"],
             queues=form.cleaned_data["queue_names"], expires_in=form.cleaned_data["expires_in"],
-            actor=request.user, via="admin",
+            actor=Actor.of_user(request.user, via="admin"), via="admin",
         )
         # The admin logs and redirects with the object it passed in: make it the recorded one.
         for field in Rehydration._meta.concrete_fields:
@@ -107,9 +109,9 @@ class RehydrationAdmin(admin.ModelAdmin):
         except dispatch.WorkerUnavailable as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        dropped = 0
+        dropped, actor = 0, Actor.of_user(request.user, via="admin")
         for rehydration in queryset.exclude(state=RehydrationState.EXPIRED):
-            services.rehydration_drop(rehydration=rehydration, actor=request.user)
+            services.rehydration_drop(rehydration=rehydration, actor=actor)
             dropped += 1
         if dropped:
             self.message_user(request, f"Dropping {dropped} rehydrated table{'s' if dropped != 1 else ''}.",

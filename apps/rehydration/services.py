@@ -6,12 +6,12 @@ import contextlib
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 
-from auditlog.context import set_actor
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.actors import Actor, audit_context, require_permission
 from apps.core.durations import format_duration, parse_duration
 from apps.places import rehydrated
 from apps.rehydration import tables
@@ -23,9 +23,10 @@ from apps.warehouse import dispatch as warehouse
 logger = logging.getLogger(__name__)
 
 
-def _as_actor(actor):
-    # The CLI has no user; auditlog then records the change without an actor.
-    return set_actor(actor) if actor is not None and getattr(actor, "pk", None) else contextlib.nullcontext()
+def _requester(rehydration: Rehydration) -> Actor:
+    """Who the worker's changes to a request are recorded as: whoever asked for it."""
+    user = rehydration.requested_by
+    return Actor.of_user(user, via="task") if user else Actor.system("task")
 
 
 def as_dict(rehydration: Rehydration) -> dict:
@@ -64,17 +65,18 @@ def rehydration_validate(*, date_from: date, date_to: date, queues: list[str] | 
 
 
 def rehydration_request(*, date_from: date, date_to: date, queues: list[str] | None, expires_in: timedelta,
-                        actor, via: str = "", dispatch: bool = True) -> Rehydration:
+                        actor: Actor, via: str = "", dispatch: bool = True) -> Rehydration:
     """Record the request and, once committed, send the copy to the warehouse worker.
 
     `dispatch=False` leaves running it to the caller (the CLI runs it through the warehouse
     dispatch and waits for the result).
     """
+    require_permission(actor, "rehydration.add_rehydration")
     cleaned = rehydration_validate(date_from=date_from, date_to=date_to, queues=queues, expires_in=expires_in)
-    with transaction.atomic(), _as_actor(actor):
+    with transaction.atomic(), audit_context(actor):
         rehydration = Rehydration(
             date_from=date_from, date_to=date_to, queues=cleaned, expires_at=timezone.now() + expires_in,
-            requested_by=actor if getattr(actor, "pk", None) else None, requested_via=via[:100],
+            requested_by_id=actor.user_id, requested_via=via[:100],
         )
         rehydration.table_name = Rehydration.table_name_for(rehydration.id)
         rehydration.save()
@@ -96,7 +98,7 @@ def rehydration_run(*, rehydration_id: str) -> dict:
         rehydration = Rehydration.objects.select_for_update().get(pk=rehydration_id)
         if rehydration.state != RehydrationState.PENDING:
             return as_dict(rehydration)
-        with _as_actor(rehydration.requested_by):
+        with audit_context(_requester(rehydration)):
             rehydration.state = RehydrationState.RUNNING
             rehydration.started_at = timezone.now()
             rehydration.save(update_fields=["state", "started_at"])
@@ -115,7 +117,7 @@ def rehydration_run(*, rehydration_id: str) -> dict:
     # While no retention run or purge runs: the copy becomes ready, then applies every removal that
     # had not finished before it started (one it read the cold tier before, or ran beside).
     with one_run_at_a_time():
-        with transaction.atomic(), _as_actor(rehydration.requested_by):
+        with transaction.atomic(), audit_context(_requester(rehydration)):
             rehydration = Rehydration.objects.select_for_update().get(pk=rehydration_id)
             if rehydration.state != RehydrationState.RUNNING:
                 # Dropped or expired while copying: the drop ran before the table existed, so drop it now.
@@ -134,9 +136,10 @@ def rehydration_run(*, rehydration_id: str) -> dict:
     return as_dict(rehydration)
 
 
-def rehydration_drop(*, rehydration: Rehydration, actor, dispatch: bool = True) -> Rehydration:
+def rehydration_drop(*, rehydration: Rehydration, actor: Actor, dispatch: bool = True) -> Rehydration:
     """Expire it now; the warehouse worker drops the table (the periodic expiry would too)."""
-    with transaction.atomic(), _as_actor(actor):
+    require_permission(actor, "rehydration.delete_rehydration")
+    with transaction.atomic(), audit_context(actor):
         locked = Rehydration.objects.select_for_update().get(pk=rehydration.pk)
         if locked.state == RehydrationState.EXPIRED:
             return locked
@@ -145,14 +148,14 @@ def rehydration_drop(*, rehydration: Rehydration, actor, dispatch: bool = True) 
         if dispatch:
             from apps.rehydration.tasks import rehydration_drop_table as task
 
-            actor_id = actor.pk if getattr(actor, "pk", None) else None
-            warehouse.submit(task, rehydration_id=str(locked.id), actor_id=actor_id)
+            warehouse.submit(task, rehydration_id=str(locked.id), actor=actor.as_task())
     return locked
 
 
-def rehydration_drop_table(*, rehydration_id: str, actor=None) -> dict:
+def rehydration_drop_table(*, rehydration_id: str, actor: Actor) -> dict:
     """Drop the table and mark the request expired (warehouse worker only)."""
-    with transaction.atomic(), _as_actor(actor):
+    require_permission(actor, "rehydration.delete_rehydration")
+    with transaction.atomic(), audit_context(actor):
         rehydration = Rehydration.objects.select_for_update().get(pk=rehydration_id)
         if rehydration.state == RehydrationState.EXPIRED:
             return as_dict(rehydration)
@@ -166,13 +169,13 @@ def rehydration_drop_table(*, rehydration_id: str, actor=None) -> dict:
     return as_dict(rehydration)
 
 
-def rehydration_expire_due() -> list[str]:
+def rehydration_expire_due(*, actor: Actor) -> list[str]:
     """Drop every table whose expiry has passed, and every rehydrated table that no live request
-    owns (a copy cut short, a row deleted); returns the table names dropped."""
+    owns (a copy cut short, a row deleted); returns the table names dropped. Beat runs it."""
     due = Rehydration.objects.filter(expires_at__lte=timezone.now()).exclude(state=RehydrationState.EXPIRED)
     dropped = []
     for rehydration_id in due.values_list("id", flat=True):
-        result = rehydration_drop_table(rehydration_id=str(rehydration_id))
+        result = rehydration_drop_table(rehydration_id=str(rehydration_id), actor=actor)
         dropped.append(result["table"])
     return dropped + _drop_unowned()
 

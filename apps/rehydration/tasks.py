@@ -1,8 +1,8 @@
 """Rehydration tasks: they open ClickHouse, so they run on the warehouse queue (CELERY_TASK_ROUTES)."""
 
 from celery import shared_task
-from django.contrib.auth import get_user_model
 
+from apps.accounts.actors import Actor
 from apps.rehydration import services
 
 
@@ -14,11 +14,11 @@ def rehydration_run(rehydration_id: str) -> dict:
 
 
 @shared_task(acks_late=True, expires=3600)
-def rehydration_drop_table(rehydration_id: str, actor_id: int | None = None) -> dict:
-    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
-    return services.rehydration_drop_table(rehydration_id=rehydration_id, actor=actor)
+def rehydration_drop_table(rehydration_id: str, actor: dict | None = None) -> dict:
+    # The service checks the actor's permission again: a task is no way around it.
+    return services.rehydration_drop_table(rehydration_id=rehydration_id, actor=Actor.from_task(actor))
 
 
 @shared_task(acks_late=True, expires=1800)
 def rehydration_expire() -> list[str]:
-    return services.rehydration_expire_due()
+    return services.rehydration_expire_due(actor=Actor.system("beat"))

@@ -143,7 +143,9 @@ def policy_set(*, items, actor: Actor, dry_run: bool = False, reason: str = "") 
     A change that weakens retention or payload handling changes nothing either: it opens an
     approval (`changes.approval`), and approving it makes the change.
     """
-    require_permission(actor, "retention.change_retentionpolicy")
+    if not dry_run:  # it may create, change and delete policies
+        for permission in ("add", "change", "delete"):
+            require_permission(actor, f"retention.{permission}_retentionpolicy")
     wanted = _validated(items)
     current = list(RetentionPolicy.objects.select_for_update())
     changes = _apply_policies(wanted, actor, dry_run=True)

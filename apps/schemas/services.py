@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
-from auditlog.context import set_actor
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.actors import Actor, audit_context, require_permission
 from apps.records.schema import set_live_schema
 from apps.schemas import evolution, registry
 from apps.schemas.compatibility import compatibility_reasons
@@ -62,18 +61,16 @@ def schema_check(*, spec: dict) -> SchemaCheck:
     return SchemaCheck(current, candidate, reasons)
 
 
-def _as_actor(actor):
-    # The CLI has no user; auditlog then records the change without an actor.
-    return set_actor(actor) if actor is not None and getattr(actor, "pk", None) else contextlib.nullcontext()
-
-
-def schema_apply(*, spec: dict, actor=None, via: str = "", dry_run: bool = False) -> dict:
+def schema_apply(*, spec: dict, actor: Actor, via: str = "", dry_run: bool = False) -> dict:
     """Record a compatible version and evolve ClickHouse and Iceberg to it, or raise SchemaRefused.
 
     Runs where the warehouse lives (`apps.schemas.tasks.schema_apply`). The registry row is
     committed only after both tiers have the new fields, so no exporter writes a field a tier
     lacks; a failure part-way leaves added columns behind, which a retry adopts (they are checked).
+    A dry run changes nothing and needs no permission; applying needs schemas.add_schemaversion.
     """
+    if not dry_run:
+        require_permission(actor, "schemas.add_schemaversion")
     from apps.warehouse.services import warehouse_migrate  # it calls back into evolution
 
     with transaction.atomic():
@@ -87,10 +84,10 @@ def schema_apply(*, spec: dict, actor=None, via: str = "", dry_run: bool = False
             preview = registry.build_live([*registry.versions(), candidate])
             return {**check.summary(), "applied": False,
                     "statements": evolution.planned_statements(preview, candidate.version)}
-        with _as_actor(actor):
+        with audit_context(actor):
             SchemaVersion.objects.create(
                 number=candidate.version, fields=[f.as_dict() for f in candidate.fields], doc=candidate.doc,
-                applied_at=timezone.now(), applied_by=actor if getattr(actor, "pk", None) else None,
+                applied_at=timezone.now(), applied_by_id=actor.user_id,
                 applied_via=via[:100],
             )
         # Inside the transaction, so the evolution reads the new version and a failure un-records it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -27,6 +28,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "auditlog",
     "django_celery_beat",
+    "axes",
     "apps.core",
     "apps.accounts",
     "apps.operations",
@@ -54,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    # Last, as django-axes asks: it turns a login refused for too many failures into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "archive_portal.urls"
@@ -88,9 +92,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# AxesStandaloneBackend first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "exports:status"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Login throttling (django-axes; README, "Roles") ---------------------------
+# After this many failed logins for one username from one address, that pair is locked out for the
+# cool-off; other addresses can still log in as the user, so an attacker cannot lock a user out.
+# Both /login/ and the admin's login go through the same backend, so both are throttled.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# An attempt during the cool-off does not restart it: the lockout page's "try again after" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "apps.accounts.views.locked_out"  # templates/registration/locked_out.html, status 429
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.addresses.client_address"
+# Proxies in front of the web that append to X-Forwarded-For (apps/accounts/addresses.py); 0: none.
+ARCHIVE_TRUSTED_PROXIES = env_int("ARCHIVE_TRUSTED_PROXIES", 0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -233,5 +257,7 @@ LOGGING = {
         "sqlglot": {"level": "ERROR"},
         # Task results can hold query rows; never log them.
         "celery.app.trace": {"level": "WARNING"},
+        # django-axes logs every login at INFO (the audit chain records them); lockouts are warnings and stay.
+        "axes": {"level": "WARNING"},
     },
 }

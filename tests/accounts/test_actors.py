@@ -27,7 +27,7 @@ def test_a_run_without_by_records_the_os_user_and_with_by_the_portal_user(archiv
 
 def test_a_policy_import_without_by_names_the_os_user_in_the_audit_log(archive, tmp_path):
     policies = tmp_path / "policies.json"
-    policies.write_text(json.dumps([{"queue": "emails", "outcome": "", "cold_days": 30}]))
+    policies.write_text(json.dumps([{"queue": "emails", "outcome": "", "warm_days": 60}]))
 
     call_command("archive", "policy", "set", "--file", str(policies), stdout=StringIO())
 

@@ -15,7 +15,7 @@ from tests.roles import user_in
 def test_by_must_name_an_existing_active_user(tmp_path):
     users = get_user_model().objects
     users.create_user("former", is_active=False)
-    user_in("Compliance Officer", "ops")
+    user_in("Compliance Officer", "ops")  # the role that may change policies
     policies = tmp_path / "policies.json"
     policies.write_text('[{"queue": "emails", "warm_days": 60}]')  # longer: no approval needed
 

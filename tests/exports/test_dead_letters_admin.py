@@ -63,11 +63,12 @@ def test_a_requeue_whose_record_failed_does_not_add_the_entry_twice(archive, adm
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
+    from apps.accounts.actors import Actor
     from apps.exports.services import dead_letter_requeue
 
     _, dead_letter = admin_client_with_dead_letter
     DeadLetter.objects.filter(pk=dead_letter.pk).update(fields={**dead_letter.fields, "outcome": "success"})
-    actor = get_user_model().objects.get(username="admin")
+    actor = Actor.of_user(get_user_model().objects.get(username="admin"), via="admin")
     before = archive.redis.xlen(archive.stream)
 
     class RecordFailed(Exception):

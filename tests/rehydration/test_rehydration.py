@@ -9,12 +9,11 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from apps.accounts.actors import Actor
 from apps.exports.exporter import Exporter
 from apps.rehydration import services, tables
 from apps.rehydration.models import Rehydration, RehydrationState
@@ -23,6 +22,8 @@ from apps.schemas.registry import forget_live_schema
 from apps.schemas.services import schema_apply
 from apps.stream.producer import Completion, record_completions
 from apps.warehouse import client as ch
+from tests.actors import TESTS
+from tests.roles import user_in
 
 QUEUES = ("emails", "reports", "billing")
 FIRST, LAST = date(2026, 1, 2), date(2026, 1, 4)  # the range rehydrated below, both days included
@@ -84,7 +85,7 @@ def test_range_and_queue_land_in_a_queryable_table_that_expires(cold, admin_user
     assert "edge-first" in expected and "edge-last" in expected and len(expected) == 3 * 3 + 2
 
     rehydration = services.rehydration_request(date_from=FIRST, date_to=LAST, queues=["emails"],
-                                               expires_in=timedelta(days=7), actor=admin_user)
+                                               expires_in=timedelta(days=7), actor=Actor.of_user(admin_user))
     rehydration.refresh_from_db()
     assert rehydration.state == RehydrationState.READY, rehydration.error
     assert rehydration.table_name.startswith("rehydrated_")
@@ -104,7 +105,7 @@ def test_range_and_queue_land_in_a_queryable_table_that_expires(cold, admin_user
 
     # Every queue, a day wider: still exactly the matching records.
     everything = services.rehydration_request(date_from=FIRST - timedelta(days=1), date_to=LAST, queues=[],
-                                              expires_in=timedelta(hours=1), actor=admin_user)
+                                              expires_in=timedelta(hours=1), actor=Actor.of_user(admin_user))
     everything.refresh_from_db()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     assert everything.rows == sum(1 for r in cold if start <= r.enqueue_time < datetime(2026, 1, 5, tzinfo=UTC))
@@ -138,7 +139,7 @@ def test_command_line_rehydrates_lists_queries_and_drops(cold, archive, tmp_path
     expected = _expected(cold, queues=("emails", "billing"))
     chdb_path = tmp_path / "chdb"  # the command is another process: it needs its own chDB path
     archive.manage("archive", "migrate", chdb_path=chdb_path)
-    ops = get_user_model().objects.create_user("ops")
+    ops = user_in("SRE", "ops")  # requests and drops
 
     done = archive.manage("archive", "rehydrate", "--from", FIRST.isoformat(), "--to", LAST.isoformat(),
                           "--queue", "emails", "--queue", "billing", "--expires", "2h", "--by", "ops",
@@ -169,9 +170,7 @@ def test_command_line_rehydrates_lists_queries_and_drops(cold, archive, tmp_path
 
 @pytest.fixture
 def staff_client(client):
-    user = get_user_model().objects.create_user("analyst", password="x", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="rehydration",
-                                                         codename__in=["add_rehydration", "view_rehydration"]))
+    user = user_in("SRE")  # requests and drops; an analyst requests only (tests/accounts/test_roles.py)
     client.force_login(user)
     return client, user
 
@@ -221,7 +220,7 @@ def _copy_range() -> tuple[datetime, datetime]:
 def test_a_copy_cut_short_is_dropped_by_expiry_whatever_its_state(cold):
     """The worker died during the copy: the row still says running, and the table is there."""
     crashed = services.rehydration_request(date_from=FIRST, date_to=LAST, queues=[], expires_in=timedelta(hours=1),
-                                           actor=None, dispatch=False)
+                                           actor=TESTS, dispatch=False)
     Rehydration.objects.filter(pk=crashed.pk).update(state=RehydrationState.RUNNING, started_at=timezone.now())
     start, end = _copy_range()
     tables.create_from_cold(table=crashed.table_name, start=start, end=end, queues=[])
@@ -238,9 +237,9 @@ def test_a_copy_cut_short_is_dropped_by_expiry_whatever_its_state(cold):
 
 def test_expiry_drops_rehydrated_tables_that_no_live_request_owns(cold, admin_user):
     kept = services.rehydration_request(date_from=FIRST, date_to=LAST, queues=["emails"],
-                                        expires_in=timedelta(hours=1), actor=admin_user)
+                                        expires_in=timedelta(hours=1), actor=Actor.of_user(admin_user))
     failed = services.rehydration_request(date_from=FIRST, date_to=LAST, queues=["reports"],
-                                          expires_in=timedelta(hours=1), actor=admin_user)
+                                          expires_in=timedelta(hours=1), actor=Actor.of_user(admin_user))
     # A failed request whose table survived, and a table whose row is gone altogether.
     Rehydration.objects.filter(pk=failed.pk).update(state=RehydrationState.FAILED, error="worker lost")
     unowned = Rehydration.table_name_for(uuid.uuid4())
@@ -274,7 +273,7 @@ def _entry(job_id: str, hour: int, **extra: str) -> dict[bytes, bytes]:
 def test_a_rehydrated_table_carries_the_fields_added_by_schema_versions(archive, v1_process_schema):
     archive.redis.xadd(archive.stream, _entry("v1-old", 1))  # its cold file predates version 2
     assert Exporter().run().records == 1
-    schema_apply(spec=json.loads(V2_SPEC.read_text()), actor=None, via="test")  # adds region, billed_units
+    schema_apply(spec=json.loads(V2_SPEC.read_text()), actor=TESTS, via="test")  # adds region, billed_units
     archive.redis.xadd(archive.stream, _entry("v1-new", 2, region="mars"))  # v1 cannot set v2 fields
     archive.redis.xadd(archive.stream, _entry("v2-full", 3, schema_version="2", region="eu-west-1",
                                               billed_units="3"))
@@ -282,7 +281,7 @@ def test_a_rehydrated_table_carries_the_fields_added_by_schema_versions(archive,
     assert Exporter().run().records == 3
 
     rehydration = services.rehydration_request(date_from=FIRST, date_to=LAST, queues=[],
-                                               expires_in=timedelta(hours=1), actor=None)
+                                               expires_in=timedelta(hours=1), actor=TESTS)
     rehydration.refresh_from_db()
     assert rehydration.state == RehydrationState.READY, rehydration.error
     rows = ch.query(f"SELECT job_id, region, billed_units FROM {{db}}.{rehydration.table_name} ORDER BY job_id",
@@ -301,7 +300,7 @@ def test_a_copy_taken_while_a_purge_ran_applies_that_purge(cold, admin_user):
     from apps.retention.models import RetentionRun, RunKind, RunState
 
     rehydration = services.rehydration_request(date_from=FIRST, date_to=LAST, queues=[],
-                                               expires_in=timedelta(days=1), actor=admin_user, dispatch=False)
+                                               expires_in=timedelta(days=1), actor=Actor.of_user(admin_user), dispatch=False)
     # A purge of the emails queue is running (its plan recorded, not finished) while the copy is made.
     selection = Selection(datetime(2026, 2, 1, tzinfo=UTC), "emails", None, reason="requested purge")
     RetentionRun.objects.create(kind=RunKind.PURGE, dry_run=False, as_of=timezone.now(), state=RunState.RUNNING,

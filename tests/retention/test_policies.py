@@ -7,12 +7,12 @@ from collections import Counter
 
 import pytest
 from auditlog.models import LogEntry
-from django.contrib.auth import get_user_model
 
 from apps.retention.models import RetentionPolicy
 from apps.retention.resolution import BUILT_IN, Rule, resolve
 from apps.retention.services import retention_run
 from apps.warehouse import client as ch
+from tests.roles import user_in
 from tests.actors import TESTS
 from tests.retention.helpers import T0, days, export, jobs_all_counts, per_pair, produce
 from tests.roles import user_in

@@ -14,6 +14,7 @@ from apps.exports.models import DeadLetter
 from apps.rehydration import services as rehydration
 from apps.stream.demo import generate
 from apps.warehouse import client as ch
+from tests.actors import TESTS
 from tests.retention.helpers import DAY_MS, T0, export, purge_approved
 
 GROUP = "archive-exporter"
@@ -54,7 +55,7 @@ def test_purged_records_never_come_back(archive, settings):
     dead_snapshot = archive.redis.dump(f"{archive.stream}:dead")
     # A rehydrated copy of the cold days.
     copy = rehydration.rehydration_request(date_from=date(2026, 2, 20), date_to=date(2026, 3, 1), queues=[],
-                                           expires_in=timedelta(days=1), actor=None, via="test")
+                                           expires_in=timedelta(days=1), actor=TESTS, via="test")
     copy.refresh_from_db()
     assert copy.state == "ready" and _emails_in(copy.table_name) > 0
 

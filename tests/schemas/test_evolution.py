@@ -47,7 +47,7 @@ def test_v1_to_v2_with_producers_on_both_versions(archive, v2_spec):
     record_completions(_v1_completions(40, "before"), connection=archive.redis, stream=archive.stream)
     assert Exporter().run().records == 40
 
-    result = schema_apply(spec=v2_spec, actor=None, via="test")
+    result = schema_apply(spec=v2_spec, actor=TESTS, via="test")
     assert result["applied"] is True and result["version"] == 2
     assert result["added"] == ["region", "billed_units"] and result["deprecated"] == ["worker_version"]
     assert result["clickhouse_migration"] == "schema_v0002"
@@ -124,14 +124,14 @@ def test_v1_to_v2_with_producers_on_both_versions(archive, v2_spec):
 
     # Applying the same version again is refused (it is no longer the next one); the tiers are unchanged.
     with pytest.raises(SchemaRefused, match="version: 2 must be 3"):
-        schema_apply(spec=v2_spec, actor=None, via="test")
+        schema_apply(spec=v2_spec, actor=TESTS, via="test")
     again = ch.query("SELECT name FROM {db}.schema_migrations WHERE startsWith(name, 'schema_')",
                      tag="test").result_rows
     assert again == [("schema_v0002",)]
 
 
 def test_incompatible_v3_is_refused_with_its_reasons(archive, v2_spec, v3_file, tmp_path):
-    schema_apply(spec=v2_spec, actor=None, via="test")
+    schema_apply(spec=v2_spec, actor=TESTS, via="test")
 
     checked = archive.manage("archive", "schema", "check", "--file", str(v3_file), check=False)
     assert checked.returncode != 0
@@ -186,7 +186,7 @@ def test_incompatible_v3_is_refused_with_its_reasons(archive, v2_spec, v3_file, 
 def test_a_fresh_warehouse_replays_the_applied_versions(archive, v2_spec, settings):
     from apps.warehouse.services import warehouse_migrate
 
-    schema_apply(spec=v2_spec, actor=None, via="test")
+    schema_apply(spec=v2_spec, actor=TESTS, via="test")
     settings.CLICKHOUSE_DATABASE = f"test_{uuid.uuid4().hex[:10]}"
     settings.ICEBERG_TABLE = f"jobs_{uuid.uuid4().hex[:10]}"
     try:

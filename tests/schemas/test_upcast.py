@@ -122,12 +122,13 @@ def test_every_kind_is_upcast_alike_on_both_paths(db):
 def test_every_kind_evolves_both_tiers(archive):
     from apps.exports.exporter import Exporter
     from apps.schemas.services import schema_apply
+    from tests.actors import TESTS
     from apps.warehouse import client as ch
 
     base = {b"job_id": b"old", b"queue": b"q", b"outcome": b"success", b"enqueue_time": b"1764000000000"}
     archive.redis.xadd(archive.stream, base)
     Exporter().run()
-    schema_apply(spec=_every_kind_spec(), via="test")
+    schema_apply(spec=_every_kind_spec(), actor=TESTS, via="test")
     archive.redis.xadd(archive.stream, {**base, b"job_id": b"new", b"schema_version": b"2", **SENT})
     assert Exporter().run().records == 1
 

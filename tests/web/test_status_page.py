@@ -15,10 +15,10 @@ from playwright.sync_api import expect
 
 from apps.exports.exporter import Exporter
 from apps.stream.demo import generate
+from tests.roles import PASSWORD, user_in
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery staple"
 REQUEUE_ACTION = "Re-queue the selected entries into the archive stream (after fixing their fields)"
 STREAM_ID = re.compile(r"^\d+-\d+$")
 
@@ -54,7 +54,7 @@ def _feed(archive, valid: int) -> dict[str, str]:
 
 
 def test_login_required_wrong_password_then_staff_lands_on_status(live_server, browser_page, django_user_model):
-    django_user_model.objects.create_user("operator", password=PASSWORD, is_staff=True)
+    user_in("SRE", "operator")
     page = browser_page
 
     page.goto(live_server.url + "/")
@@ -83,7 +83,7 @@ def test_status_page_shows_the_export(archive, live_server, browser_page, django
     summary = Exporter().run()
     assert (summary.records, summary.dead_letters) == (120, 2)
 
-    django_user_model.objects.create_user("viewer", password=PASSWORD, is_staff=True)
+    user_in("Viewer", "viewer")
     page = browser_page
     _login(page, live_server, "viewer", PASSWORD)
 

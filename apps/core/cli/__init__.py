@@ -57,16 +57,6 @@ def actor(username: str | None):
         raise CommandError(str(exc)) from None
 
 
-def user(username: str | None):
-    """The portal user `--by` names (None without --by): it must exist and be active."""
-    return actor(username).user if username else None
-
-
-def user_id(username: str | None) -> int | None:
-    found = user(username)
-    return found.pk if found else None
-
-
 def read_json(path: str):
     """The JSON in file `path` ('-' = standard input); a clear CommandError when it cannot be read."""
     try:

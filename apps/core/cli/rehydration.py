@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import day, os_user, table, user
+from apps.core.cli import actor, day, os_user, table
 
 def register(sub) -> None:
     rehydrate = sub.add_parser("rehydrate", help="copy a date range of cold data into a ClickHouse table for a while")
@@ -24,7 +24,7 @@ def register(sub) -> None:
 
 def handle_rehydrate(cmd, options):
     from django.conf import settings
-    from django.core.exceptions import ValidationError
+    from django.core.exceptions import PermissionDenied, ValidationError
     from django.template.defaultfilters import filesizeformat
 
     from apps.core.durations import DurationError, parse_duration
@@ -32,6 +32,7 @@ def handle_rehydrate(cmd, options):
     from apps.rehydration.tasks import rehydration_drop_table, rehydration_run
     from apps.warehouse.dispatch import run_on_warehouse
 
+    who = actor(options["by"])
     if options["list"]:
         rows = [[r.short_id, r.state, r.date_from, r.date_to, ",".join(r.queues) or "all", r.table_name, r.rows,
                  filesizeformat(r.bytes).replace("\xa0", " ") if r.bytes is not None else "",
@@ -45,10 +46,12 @@ def handle_rehydrate(cmd, options):
             rehydration = selectors.rehydration_find(reference=options["drop"])
         except selectors.RehydrationNotFound as exc:
             raise CommandError(str(exc)) from None
-        actor = user(options["by"])
-        services.rehydration_drop(rehydration=rehydration, actor=actor, dispatch=False)
+        try:
+            services.rehydration_drop(rehydration=rehydration, actor=who, dispatch=False)
+        except PermissionDenied as exc:
+            raise CommandError(str(exc)) from None
         result = run_on_warehouse(rehydration_drop_table, timeout=600, rehydration_id=str(rehydration.id),
-                                  actor_id=actor.pk if actor else None)
+                                  actor=who.as_task())
         cmd.stdout.write(f"dropped {result['table']} (rehydration {rehydration.short_id} is expired)")
         return
     if options["date_from"] is None or options["date_to"] is None:
@@ -57,9 +60,9 @@ def handle_rehydrate(cmd, options):
         rehydration = services.rehydration_request(
             date_from=options["date_from"], date_to=options["date_to"], queues=options["queues"],
             expires_in=parse_duration(options["expires"] or settings.REHYDRATION_DEFAULT_EXPIRY),
-            actor=user(options["by"]), via=f"cli ({os_user()})", dispatch=False,
+            actor=who, via=f"cli ({os_user()})", dispatch=False,
         )
-    except DurationError as exc:
+    except (DurationError, PermissionDenied) as exc:
         raise CommandError(str(exc)) from None
     except ValidationError as exc:
         raise CommandError(" ".join(exc.messages)) from None

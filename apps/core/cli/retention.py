@@ -156,6 +156,7 @@ def _print_report(cmd, report: dict, as_json: bool) -> None:
         cmd.stderr.write(f"ALERT: {alert}")
 
 def handle_policy(cmd, options):
+    from django.core.exceptions import PermissionDenied
 
     from apps.retention import selectors, services
 

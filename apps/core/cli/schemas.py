@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import os_user, read_json, table, user_id
+from apps.core.cli import actor, os_user, read_json, table
 
 def register(sub) -> None:
     schema = sub.add_parser("schema", help="list, check or apply record schema versions (docs/stream-contract.md)")
@@ -21,7 +21,9 @@ def register(sub) -> None:
 
 
 def handle_schema(cmd, options):
+    from django.core.exceptions import PermissionDenied
 
+    from apps.accounts.actors import require_permission
     from apps.schemas import registry, services
 
     if options["action"] == "list":
@@ -37,6 +39,12 @@ def handle_schema(cmd, options):
         return
     if not options["file"]:
         raise CommandError(f"{options['action']} needs --file F (a JSON version, see docs/stream-contract.md)")
+    who = actor(options["by"])
+    if options["action"] == "apply" and not options["dry_run"]:
+        try:  # refuse here, before anything is sent to the warehouse (the service checks again)
+            require_permission(who, "schemas.add_schemaversion")
+        except PermissionDenied as exc:
+            raise CommandError(str(exc)) from None
     spec = read_json(options["file"])
 
     check = services.schema_check(spec=spec)  # no warehouse needed: refuse before dispatching anything
@@ -49,7 +57,7 @@ def handle_schema(cmd, options):
                           f"{changes or 'no field changes'}")
         return
     if options["dry_run"]:
-        result = services.schema_apply(spec=spec, dry_run=True)
+        result = services.schema_apply(spec=spec, actor=who, dry_run=True)
         clickhouse = "ClickHouse would run:" if result["statements"] else "no ClickHouse change"
         cmd.stdout.write(f"version {result['version']} would be applied ({changes or 'no field changes'}); "
                           f"{clickhouse}")
@@ -60,7 +68,7 @@ def handle_schema(cmd, options):
     from apps.warehouse.dispatch import run_on_warehouse
 
     result = run_on_warehouse(schema_apply, timeout=600, spec=spec, via=f"cli:{os_user()}",
-                              actor_id=user_id(options["by"]))
+                              actor=who.as_task())
     if not result["applied"]:
         _schema_refused(cmd, spec, result["reasons"])
     cmd.stdout.write(f"applied version {result['version']} ({changes or 'no field changes'}); "
