@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.actors import Actor
+from apps.accounts.decorators import permission_required
 from apps.approvals import selectors, services
 from apps.approvals.models import Approval, ApprovalAction, ApprovalState
 from apps.warehouse import dispatch
 
 
 @require_GET
-@login_required
-@permission_required("approvals.view_approval", raise_exception=True)
+@permission_required("approvals.view_approval")
 def approval_list(request):
     pending = list(selectors.approvals_pending())
     decided = Approval.objects.exclude(state=ApprovalState.PENDING).select_related("requested_by", "decided_by")[:50]
@@ -26,8 +26,7 @@ def approval_list(request):
 
 
 @require_GET
-@login_required
-@permission_required("approvals.view_approval", raise_exception=True)
+@permission_required("approvals.view_approval")
 def approval_detail(request, approval_id: int):
     approval = get_object_or_404(Approval.objects.select_related("requested_by", "decided_by"), pk=approval_id)
     return render(request, "approvals/detail.html", {

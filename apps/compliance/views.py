@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.actors import Actor
+from apps.accounts.decorators import permission_required
 from apps.approvals import selectors as approvals
 from apps.approvals.models import Approval, ApprovalAction, ApprovalState
 from apps.approvals.services import ApprovalRefused
@@ -18,8 +19,7 @@ from apps.compliance.models import HoldState, LegalHold
 
 
 @require_GET
-@login_required
-@permission_required("compliance.view_legalhold", raise_exception=True)
+@permission_required("compliance.view_legalhold")
 def home(request):
     user = request.user
     return render(request, "compliance/home.html", {
@@ -33,8 +33,7 @@ def home(request):
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
-@permission_required("compliance.view_legalhold", raise_exception=True)
+@permission_required("compliance.view_legalhold")
 def hold_list(request):
     form = HoldForm(request.POST or None)
     may_place = request.user.has_perm("compliance.add_legalhold")
@@ -52,8 +51,7 @@ def hold_list(request):
 
 
 @require_GET
-@login_required
-@permission_required("compliance.view_legalhold", raise_exception=True)
+@permission_required("compliance.view_legalhold")
 def hold_detail(request, hold_id: int):
     hold = get_object_or_404(LegalHold.objects.select_related("owner", "placed_by", "released_by"), pk=hold_id)
     releases = Approval.objects.filter(action=ApprovalAction.HOLD_RELEASE, target=f"hold:{hold.pk}")
@@ -65,8 +63,7 @@ def hold_detail(request, hold_id: int):
 
 
 @require_POST
-@login_required
-@permission_required("compliance.release_legalhold", raise_exception=True)
+@permission_required("compliance.release_legalhold")
 def hold_release(request, hold_id: int):
     hold = get_object_or_404(LegalHold, pk=hold_id)
     form = ReleaseForm(request.POST)
