@@ -69,3 +69,13 @@ def test_commands_per_role(role, hold):
                 call_command(*args, stdout=StringIO(), stderr=StringIO())
     if role not in OFFICERS:
         assert not LegalHold.objects.filter(queue="emails").exists()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_admin_purge_pages_per_role(role, client):
+    """Asking for a purge (the admin's form and its "Ask for approval") is for SREs and administrators."""
+    client.force_login(user_in(role))
+    allowed = role in ("SRE", "Administrator")
+    assert client.get("/admin/retention/retentionrun/purge/").status_code == (200 if allowed else 403)
+    asked = client.post("/admin/retention/retentionrun/999999/confirm/", {"confirm": "yes"})
+    assert asked.status_code == (404 if allowed else 403)  # allowed: refused only because there is no such run
