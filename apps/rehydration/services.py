@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.services import audit_actor, audit_record
 from apps.core.durations import format_duration, parse_duration
 from apps.places import rehydrated
 from apps.rehydration import tables
@@ -82,6 +83,11 @@ def rehydration_request(*, date_from: date, date_to: date, queues: list[str] | N
             from apps.rehydration.tasks import rehydration_run as task
 
             warehouse.submit(task, rehydration_id=str(rehydration.id))
+        audit_record(actor=audit_actor(actor, via=via), action="rehydration.requested",
+                     target=f"rehydration:{rehydration.id}", details={
+                         "table": rehydration.table_name, "date_from": date_from.isoformat(),
+                         "date_to": date_to.isoformat(), "queues": cleaned,
+                         "expires_at": rehydration.expires_at.isoformat()})
     return rehydration
 
 
@@ -134,7 +140,7 @@ def rehydration_run(*, rehydration_id: str) -> dict:
     return as_dict(rehydration)
 
 
-def rehydration_drop(*, rehydration: Rehydration, actor, dispatch: bool = True) -> Rehydration:
+def rehydration_drop(*, rehydration: Rehydration, actor, via: str = "admin", dispatch: bool = True) -> Rehydration:
     """Expire it now; the warehouse worker drops the table (the periodic expiry would too)."""
     with transaction.atomic(), _as_actor(actor):
         locked = Rehydration.objects.select_for_update().get(pk=rehydration.pk)
@@ -147,6 +153,8 @@ def rehydration_drop(*, rehydration: Rehydration, actor, dispatch: bool = True) 
 
             actor_id = actor.pk if getattr(actor, "pk", None) else None
             warehouse.submit(task, rehydration_id=str(locked.id), actor_id=actor_id)
+        audit_record(actor=audit_actor(actor, via=via), action="rehydration.dropped",
+                     target=f"rehydration:{locked.id}", details={"table": locked.table_name, "state": locked.state})
     return locked
 
 

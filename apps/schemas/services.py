@@ -9,6 +9,7 @@ from auditlog.context import set_actor
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.services import audit_actor, audit_record
 from apps.records.schema import set_live_schema
 from apps.schemas import evolution, registry
 from apps.schemas.compatibility import compatibility_reasons
@@ -95,6 +96,12 @@ def schema_apply(*, spec: dict, actor=None, via: str = "", dry_run: bool = False
             )
         # Inside the transaction, so the evolution reads the new version and a failure un-records it.
         migrated = warehouse_migrate()
+        summary = check.summary()
+        audit_record(actor=audit_actor(actor, via=via), action="schema.applied", target=f"schema:{candidate.version}",
+                     details={"version": candidate.version, "previous": summary["current"],
+                              "added": summary["added"], "deprecated": summary["deprecated"],
+                              "removed": summary["removed"],
+                              "clickhouse_migration": evolution.migration_name(candidate.version)})
     set_live_schema(registry.load_live())  # this process at once; others within REFRESH_SECONDS
     return {**check.summary(), "applied": True, "clickhouse_migration": evolution.migration_name(candidate.version),
             "warehouse": migrated}

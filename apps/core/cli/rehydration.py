@@ -46,7 +46,7 @@ def handle_rehydrate(cmd, options):
         except selectors.RehydrationNotFound as exc:
             raise CommandError(str(exc)) from None
         actor = user(options["by"])
-        services.rehydration_drop(rehydration=rehydration, actor=actor, dispatch=False)
+        services.rehydration_drop(rehydration=rehydration, actor=actor, via="cli", dispatch=False)
         result = run_on_warehouse(rehydration_drop_table, timeout=600, rehydration_id=str(rehydration.id),
                                   actor_id=actor.pk if actor else None)
         cmd.stdout.write(f"dropped {result['table']} (rehydration {rehydration.short_id} is expired)")
