@@ -1,4 +1,4 @@
-"""django-auditlog's actor inside Celery tasks: taken from the task's `actor` (Actor.as_task) or `actor_id`."""
+"""django-auditlog's actor inside Celery tasks: the task's `actor` (Actor.as_task) or `actor_id`, else the caller's."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from celery.signals import task_postrun, task_prerun
 _open: dict[str, tuple[ExitStack, object]] = {}
 
 
-def _actor_of(task, kwargs: dict):
+def _sent_with(kwargs: dict):
     from django.contrib.auth import get_user_model
 
     from apps.accounts.actors import Actor
@@ -17,20 +17,31 @@ def _actor_of(task, kwargs: dict):
     if isinstance(kwargs.get("actor"), dict):
         return Actor.from_task(kwargs["actor"])
     user = get_user_model().objects.filter(pk=kwargs["actor_id"]).first() if kwargs.get("actor_id") else None
-    return Actor.of_user(user, via="task") if user else Actor(user_id=None, label=f"task:{task.name}", via="task")
+    return Actor.of_user(user, via="task") if user else None
+
+
+def _live(context) -> bool:
+    """Is auditlog's context `context` still in force? (Its variable outlives the `with` that set it.)"""
+    from django.db.models.signals import pre_save
+
+    return bool(context) and any(key[0] == context.get("signal_duid") for key, *_ in pre_save.receivers)
 
 
 @task_prerun.connect(weak=False, dispatch_uid="audit.task_actor.enter")
 def enter(task_id=None, task=None, kwargs=None, **_):
     from auditlog.context import auditlog_value
 
-    from apps.accounts.actors import audit_context
+    from apps.accounts.actors import Actor, audit_context
 
-    stack = ExitStack()
-    # Kept to restore afterwards: auditlog's context does not reset its variable, and an eager task
-    # inside a request would otherwise leave the request's own rows without their actor.
     previous = auditlog_value.get(None)
-    stack.enter_context(audit_context(_actor_of(task, kwargs or {})))
+    actor = _sent_with(kwargs or {})
+    if actor is None:
+        # A task run in the caller's process (the CLI without a worker, tests) acts for that caller.
+        if _live(previous):
+            return
+        actor = Actor(user_id=None, label=f"task:{task.name}", via="task")
+    stack = ExitStack()
+    stack.enter_context(audit_context(actor))
     _open[task_id] = (stack, previous)
 
 
@@ -42,5 +53,6 @@ def leave(task_id=None, **_):
     if stack is None:
         return
     stack.close()
+    # auditlog does not restore its variable: put the caller's context back, or its later rows lose their actor.
     if previous is not None:
         auditlog_value.set(previous)
