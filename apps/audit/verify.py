@@ -83,9 +83,10 @@ def chain_verify(*, chunk_size: int = 2000) -> Verification:
         by_seq[digest.seq].append(digest)
     if scan.digests:
         result.newest_digest = max(scan.digests, key=lambda d: (d.seq, d.at))
-    elif not scan.bucket_exists:
-        result.warnings.append("no digests yet (the audit bucket does not exist): run `archive audit anchor`; until "
-                               "then a chain rewritten by a database superuser cannot be told from the real one")
+    else:
+        where = "the audit bucket does not exist" if not scan.bucket_exists else "the audit bucket is empty"
+        result.warnings.append(f"no digests yet ({where}): run `archive audit anchor`; until then a chain "
+                               "rewritten by a database superuser cannot be told from the real one")
 
     claims: list[tuple[int, str, str]] = []  # what audit.anchored events say was written: (seq, key, digest hash)
     expected, previous, last_anchored = 1, GENESIS, 0

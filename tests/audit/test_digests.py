@@ -99,3 +99,20 @@ def test_an_existing_bucket_without_object_lock_is_refused(seaweedfs, settings):
     audit_record(actor=TESTS, action="export.run")
     with pytest.raises(anchors.DigestError, match="exists without Object Lock"):
         audit_anchor(actor=TESTS)
+
+
+@pytest.mark.django_db
+def test_the_hourly_anchor_runs_as_beat_on_the_default_queue(audit_bucket):
+    from apps.audit.models import AuditEvent
+    from apps.audit.tasks import anchor_chain_head
+    from apps.core.schedule import SCHEDULE
+    from archive_portal.celery import app
+
+    entry = next(e for e in SCHEDULE if e.task == anchor_chain_head.name)
+    assert entry.every_seconds == 3600
+    assert app.amqp.router.route({}, entry.task)["queue"].name == "default"  # no warehouse needed
+
+    audit_record(actor=TESTS, action="export.run")
+    digest = anchor_chain_head.apply().get()
+    event = AuditEvent.objects.get(action="audit.anchored")
+    assert (event.actor, event.details["key"], digest["seq"]) == ("beat", digest["key"], 1)
