@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from auditlog.context import disable_auditlog
 from auditlog.models import LogEntry
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -25,8 +26,6 @@ class ExportBusy(RuntimeError):
 def export_from_command(*, actor: Actor, follow: bool, should_stop: Callable[[], bool], on_batch=None) -> dict:
     """Run the exporter here, or (drain only) on the worker that owns the warehouse; one audit event either way."""
     from apps.warehouse.dispatch import warehouse_worker_live
-
-    from django.conf import settings
 
     if not settings.CELERY_TASK_ALWAYS_EAGER and warehouse_worker_live():
         if follow:
@@ -51,8 +50,6 @@ def export_run(*, actor: Actor, max_seconds: float | None = None, follow: bool =
     """
     summary = Exporter().run(follow=follow, max_seconds=max_seconds, should_stop=should_stop, on_batch=on_batch)
     if summary.batches or summary.recovered_batches or record_empty:
-        from django.conf import settings
-
         audit_record(actor=actor, action="export.run", target=f"stream:{settings.ARCHIVE_STREAM}", details={
             "batches": summary.batches, "records": summary.records, "dead_letters": summary.dead_letters,
             "duplicates": summary.duplicates, "recovered_batches": summary.recovered_batches,
