@@ -1,4 +1,4 @@
-"""Top-level URLs: login, admin, the export pages, approvals, compliance and health."""
+"""Top-level URLs: login, admin, the export pages, approvals, compliance, the audit viewer and health."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -11,6 +11,7 @@ admin.site.site_title = "Archive Portal"
 
 urlpatterns = [
     path("", include("apps.exports.urls")),
+    path("audit/", include("apps.audit.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("approvals/", include("apps.approvals.urls")),

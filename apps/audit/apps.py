@@ -1,3 +1,5 @@
+"""The audit chain app: events, digests, verification, the viewer."""
+
 from django.apps import AppConfig
 
 
@@ -5,3 +7,6 @@ class AuditConfig(AppConfig):
     name = "apps.audit"
     label = "audit"
     verbose_name = "Audit chain"
+
+    def ready(self) -> None:
+        from apps.audit import task_actor  # noqa: F401  (connects the Celery signals)

@@ -7,6 +7,8 @@ the chain head kept in an S3 bucket under Object Lock (apps.audit.anchors).
 
 from __future__ import annotations
 
+import json
+
 from django.db import models
 
 GENESIS = "0" * 64  # the "previous hash" of the first event
@@ -35,6 +37,11 @@ class AuditEvent(models.Model):
             ("verify_chain", "Can verify the audit chain and write its digest"),
             ("export_auditevent", "Can export audit events as CSV"),
         ]
+
+    @property
+    def details_json(self) -> str:
+        """The details as one line of JSON (keys sorted), for pages, tables and CSV cells."""
+        return json.dumps(self.details, sort_keys=True)
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.target} by {self.actor}"

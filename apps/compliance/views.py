@@ -13,6 +13,7 @@ from apps.approvals import selectors as approvals
 from apps.approvals.models import Approval, ApprovalAction, ApprovalState
 from apps.approvals.services import ApprovalRefused
 from apps.audit.models import AuditEvent
+from apps.audit.selectors import chain_status
 from apps.compliance import selectors, services
 from apps.compliance.forms import HoldForm, ReleaseForm
 from apps.compliance.models import HoldState, LegalHold
@@ -28,7 +29,7 @@ def home(request):
         "holds": selectors.holds_listed(state=HoldState.ACTIVE),
         "overdue": selectors.holds_overdue(),
         "events": AuditEvent.objects.all()[:10] if user.has_perm("audit.view_auditevent") else None,
-        "chain_head": AuditEvent.objects.order_by("-seq").first(),
+        "chain": chain_status(),
     })
 
 

@@ -42,6 +42,16 @@ SCHEDULE: tuple[Periodic, ...] = (
         every_seconds=600,
         description="Drops rehydrated_* ClickHouse tables past their expiry and marks them expired",
     ),
+    # A digest of the audit chain head into the Object Lock bucket: a rewrite or a truncated tail
+    # is caught by `archive audit verify` for everything older than the newest digest, so the
+    # interval is how much of the chain's end a database superuser could still rewrite unseen.
+    # PostgreSQL and S3 only: the default queue (no route sends apps.audit tasks to the warehouse).
+    Periodic(
+        name="anchor the audit chain",
+        task="apps.audit.tasks.anchor_chain_head",
+        every_seconds=3600,
+        description="Digest of the audit chain head to the locked audit bucket (docs/compliance.md)",
+    ),
 )
 
 

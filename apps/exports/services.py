@@ -1,4 +1,4 @@
-"""Export services: running the exporter for a command, fixing and re-queuing a dead letter."""
+"""Export services: running the exporter (for a command or beat), fixing and re-queuing a dead letter; each audited."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from collections.abc import Callable
 
 from auditlog.context import disable_auditlog
 from auditlog.models import LogEntry
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.actors import Actor, require_permission
+from apps.audit.services import audit_record
 from apps.exports import entry_fields
 from apps.exports.exporter import Exporter
 from apps.exports.models import VALUE_NOT_RECORDED, DeadLetter, validate_stream_fields
@@ -21,11 +23,9 @@ class ExportBusy(RuntimeError):
     pass
 
 
-def export_from_command(*, follow: bool, should_stop: Callable[[], bool], on_batch=None) -> dict:
-    """Run the exporter here, or (drain only) on the worker that owns the warehouse."""
+def export_from_command(*, actor: Actor, follow: bool, should_stop: Callable[[], bool], on_batch=None) -> dict:
+    """Run the exporter here, or (drain only) on the worker that owns the warehouse; one audit event either way."""
     from apps.warehouse.dispatch import warehouse_worker_live
-
-    from django.conf import settings
 
     if not settings.CELERY_TASK_ALWAYS_EAGER and warehouse_worker_live():
         if follow:
@@ -36,8 +36,26 @@ def export_from_command(*, follow: bool, should_stop: Callable[[], bool], on_bat
         from apps.exports.tasks import export_stream
         from apps.warehouse.dispatch import run_on_warehouse
 
-        return run_on_warehouse(export_stream, in_process=False, timeout=3600, max_seconds=3000)
-    return Exporter().run(follow=follow, should_stop=should_stop, on_batch=on_batch).as_dict()
+        return run_on_warehouse(export_stream, in_process=False, timeout=3600, max_seconds=3000,
+                                actor=actor.as_task(), record_empty=True)
+    return export_run(actor=actor, follow=follow, should_stop=should_stop, on_batch=on_batch, record_empty=True)
+
+
+def export_run(*, actor: Actor, max_seconds: float | None = None, follow: bool = False,
+               should_stop: Callable[[], bool] = lambda: False, on_batch=None, record_empty: bool = False) -> dict:
+    """One exporter run, then one `export.run` event with its totals (never one per batch).
+
+    The batches commit one by one as they go, so the event comes after them, in a transaction of
+    its own. `record_empty=False` (beat, every few seconds) records only runs that exported a batch.
+    """
+    summary = Exporter().run(follow=follow, max_seconds=max_seconds, should_stop=should_stop, on_batch=on_batch)
+    if summary.batches or summary.recovered_batches or record_empty:
+        audit_record(actor=actor, action="export.run", target=f"stream:{settings.ARCHIVE_STREAM}", details={
+            "batches": summary.batches, "records": summary.records, "dead_letters": summary.dead_letters,
+            "duplicates": summary.duplicates, "recovered_batches": summary.recovered_batches,
+            "errors": len(summary.errors), "seconds": round(summary.seconds, 3),
+        })
+    return summary.as_dict()
 
 
 def dead_letter_edit(*, dead_letter: DeadLetter, fields: dict[str, str], actor: Actor) -> list[str]:
@@ -62,6 +80,8 @@ def dead_letter_edit(*, dead_letter: DeadLetter, fields: dict[str, str], actor: 
             locked, action=LogEntry.Action.UPDATE, actor=actor.user,
             changes={"fields": [f"changed keys: {', '.join(changed)}", VALUE_NOT_RECORDED]},
         )
+        audit_record(actor=actor, action="dead_letter.edited",
+                     target=f"dead_letter:{locked.pk}", details={"entry_id": locked.entry_id, "changed_keys": changed})
     return changed
 
 
@@ -87,4 +107,7 @@ def dead_letter_requeue(*, dead_letter: DeadLetter, actor: Actor) -> str | None:
         locked.requeued_at = timezone.now()
         locked.requeued_by_id = actor.user_id
         locked.save(update_fields=["requeued_at", "requeued_as", "requeued_by"])
+        audit_record(actor=actor, action="dead_letter.requeued",
+                     target=f"dead_letter:{locked.pk}",
+                     details={"entry_id": locked.entry_id, "requeued_as": locked.requeued_as, "stream": locked.stream})
         return locked.requeued_as

@@ -1,8 +1,8 @@
-"""The one entry point to S3: a boto3 client with short timeouts, and bucket set-up."""
+"""The one entry point to S3: a boto3 client with short timeouts, and bucket set-up (plain and Object Lock)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import boto3
 from botocore.config import Config
@@ -31,6 +31,9 @@ class S3Config:
             connect_timeout=settings.S3_CONNECT_TIMEOUT,
             read_timeout=settings.S3_READ_TIMEOUT,
         )
+
+    def for_bucket(self, bucket: str) -> S3Config:
+        return replace(self, bucket=bucket)
 
     def http_url(self, s3_uri: str) -> str:
         """s3://bucket/key as the plain HTTP(S) URL ClickHouse's S3 engines take."""
@@ -64,9 +67,42 @@ def ensure_bucket(cfg: S3Config | None = None) -> None:
     try:
         s3.head_bucket(Bucket=cfg.bucket)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+        if not is_missing(exc):
             raise
         s3.create_bucket(Bucket=cfg.bucket)
+
+
+class LockedBucketError(RuntimeError):
+    """A bucket that must be under Object Lock is not (and S3 cannot add it to an existing bucket)."""
+
+
+def is_missing(exc: ClientError) -> bool:
+    """The error S3 answers for a bucket (or key) that does not exist."""
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound")
+
+
+def ensure_locked_bucket(cfg: S3Config) -> None:
+    """Create `cfg.bucket` with Object Lock enabled (which turns versioning on), or check that it has it.
+
+    Object Lock can only be chosen when a bucket is created, so an existing bucket without it is
+    refused rather than used: its objects could be deleted or replaced at will.
+    """
+    s3 = client(cfg)
+    try:
+        s3.head_bucket(Bucket=cfg.bucket)
+    except ClientError as exc:
+        if not is_missing(exc):
+            raise
+        s3.create_bucket(Bucket=cfg.bucket, ObjectLockEnabledForBucket=True)
+    try:
+        enabled = s3.get_object_lock_configuration(Bucket=cfg.bucket)["ObjectLockConfiguration"].get("ObjectLockEnabled")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ObjectLockConfigurationNotFoundError":
+            raise
+        enabled = None
+    if enabled != "Enabled":
+        raise LockedBucketError(f"bucket {cfg.bucket!r} exists without Object Lock; it cannot be added later: "
+                                "name a new bucket (the portal creates it locked)")
 
 
 def reachable(cfg: S3Config | None = None) -> bool:

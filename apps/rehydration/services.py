@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.actors import Actor, audit_context, require_permission
+from apps.audit.services import audit_record
 from apps.core.durations import format_duration, parse_duration
 from apps.places import rehydrated
 from apps.rehydration import tables
@@ -84,6 +85,11 @@ def rehydration_request(*, date_from: date, date_to: date, queues: list[str] | N
             from apps.rehydration.tasks import rehydration_run as task
 
             warehouse.submit(task, rehydration_id=str(rehydration.id))
+        audit_record(actor=actor, action="rehydration.requested",
+                     target=f"rehydration:{rehydration.id}", details={
+                         "table": rehydration.table_name, "date_from": date_from.isoformat(),
+                         "date_to": date_to.isoformat(), "queues": cleaned,
+                         "expires_at": rehydration.expires_at.isoformat()})
     return rehydration
 
 
@@ -149,6 +155,8 @@ def rehydration_drop(*, rehydration: Rehydration, actor: Actor, dispatch: bool =
             from apps.rehydration.tasks import rehydration_drop_table as task
 
             warehouse.submit(task, rehydration_id=str(locked.id), actor=actor.as_task())
+        audit_record(actor=actor, action="rehydration.dropped",
+                     target=f"rehydration:{locked.id}", details={"table": locked.table_name, "state": locked.state})
     return locked
 
 

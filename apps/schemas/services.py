@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.actors import Actor, audit_context, require_permission
+from apps.audit.services import audit_record
 from apps.records.schema import set_live_schema
 from apps.schemas import evolution, registry
 from apps.schemas.compatibility import compatibility_reasons
@@ -92,6 +93,12 @@ def schema_apply(*, spec: dict, actor: Actor, via: str = "", dry_run: bool = Fal
             )
         # Inside the transaction, so the evolution reads the new version and a failure un-records it.
         migrated = warehouse_migrate()
+        summary = check.summary()
+        audit_record(actor=actor, action="schema.applied", target=f"schema:{candidate.version}",
+                     details={"version": candidate.version, "previous": summary["current"],
+                              "added": summary["added"], "deprecated": summary["deprecated"],
+                              "removed": summary["removed"],
+                              "clickhouse_migration": evolution.migration_name(candidate.version)})
     set_live_schema(registry.load_live())  # this process at once; others within REFRESH_SECONDS
     return {**check.summary(), "applied": True, "clickhouse_migration": evolution.migration_name(candidate.version),
             "warehouse": migrated}

@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from apps.warehouse import query, services
+from apps.accounts.actors import Actor
+from apps.warehouse import services
 
 
 @shared_task(acks_late=True, expires=600)
@@ -11,5 +12,5 @@ def warehouse_migrate() -> dict:
 
 
 @shared_task(acks_late=False, expires=300)
-def run_query(sql: str, max_rows: int | None = None) -> dict:
-    return query.run_read_only(sql, max_rows=max_rows).as_dict()
+def run_query(sql: str, max_rows: int | None = None, actor: dict | None = None) -> dict:
+    return services.query_run(sql=sql, actor=Actor.from_task(actor), max_rows=max_rows).as_dict()

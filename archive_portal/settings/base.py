@@ -219,6 +219,10 @@ AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY", "")
 AWS_REGION = env_str("AWS_REGION", "us-east-1")
 S3_CONNECT_TIMEOUT = env_float("S3_CONNECT_TIMEOUT", 3.0)
 S3_READ_TIMEOUT = env_float("S3_READ_TIMEOUT", 20.0)
+# The audit chain's digests (apps/audit/anchors.py, docs/compliance.md): a bucket of their own, created
+# with Object Lock; each digest is kept in compliance mode for this many days (2557 = 7 years).
+S3_AUDIT_BUCKET = env_str("S3_AUDIT_BUCKET", "archive-audit")
+ARCHIVE_AUDIT_DIGEST_RETAIN_DAYS = env_int("ARCHIVE_AUDIT_DIGEST_RETAIN_DAYS", 2557)
 ICEBERG_NAMESPACE = env_str("ICEBERG_NAMESPACE", "archive")
 ICEBERG_TABLE = env_str("ICEBERG_TABLE", "jobs")
 

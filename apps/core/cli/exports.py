@@ -25,6 +25,7 @@ def register(sub) -> None:
 
 
 def handle_export(cmd, options):
+    from apps.accounts.actors import Actor
     from apps.exports.services import ExportBusy, export_from_command
 
     stop = {"requested": False}
@@ -47,7 +48,7 @@ def handle_export(cmd, options):
 
     try:
         summary = export_from_command(
-            follow=options["follow"], should_stop=lambda: stop["requested"], on_batch=progress
+            actor=Actor.cli(), follow=options["follow"], should_stop=lambda: stop["requested"], on_batch=progress
         )
     except ExportBusy as exc:
         raise CommandError(str(exc)) from None

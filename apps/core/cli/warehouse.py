@@ -31,6 +31,7 @@ def register(sub) -> None:
 
 
 def handle_query(cmd, options):
+    from apps.accounts.actors import Actor
     from apps.warehouse.client import WarehouseError
     from apps.warehouse.dispatch import run_on_warehouse
     from apps.warehouse.guard import QueryRejected, check_query
@@ -39,7 +40,8 @@ def handle_query(cmd, options):
     try:
         # Refuse early, before the work goes to the worker (which checks again).
         check_query(options["sql"])
-        result = run_on_warehouse(run_query, timeout=120, sql=options["sql"], max_rows=options["max_rows"])
+        result = run_on_warehouse(run_query, timeout=120, sql=options["sql"], max_rows=options["max_rows"],
+                                  actor=Actor.cli().as_task())
     except (QueryRejected, WarehouseError) as exc:
         raise CommandError(str(exc)) from None
     if options["format"] == "json":

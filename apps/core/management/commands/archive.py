@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.core.cli import approvals, exports, holds, lake, rehydration, retention, schemas, stream, warehouse
+from apps.accounts.actors import Actor, UnknownActor, audit_context
+from apps.core.cli import (approvals, audit, exports, holds, lake, rehydration, retention, schemas, stream,
+                           warehouse)
 
 # In the order `archive --help` lists them.
-MODULES = (exports, warehouse, stream, retention, approvals, holds, schemas, rehydration, lake)
+MODULES = (exports, warehouse, stream, retention, approvals, holds, schemas, rehydration, lake, audit)
 
 
 class Command(BaseCommand):
@@ -24,6 +26,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            options["handler"](self, options)
+            with audit_context(_acting(options.get("by"))):
+                options["handler"](self, options)
         except KeyboardInterrupt:
             raise CommandError("interrupted") from None
+
+
+def _acting(username: str | None) -> Actor:
+    """Who django-auditlog's rows name during the command; a bad --by is refused by the subcommand itself."""
+    try:
+        return Actor.cli(username)
+    except UnknownActor:
+        return Actor.cli()
