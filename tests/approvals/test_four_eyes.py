@@ -197,3 +197,43 @@ def test_approving_on_the_command_line_per_role(role):
             call_command(*args, stdout=StringIO())
         approval.refresh_from_db()
         assert approval.state == "pending"
+
+
+def _purge_asked(asker) -> Approval:
+    from datetime import timedelta
+
+    from apps.retention.services import purge_approval_request, purge_request, run_execute
+
+    preview = purge_request(actor=_as(asker), older_than=timedelta(days=1), dry_run=True)
+    preview = run_execute(run_id=preview.pk)
+    return purge_approval_request(preview=preview, actor=_as(asker), reason="old")
+
+
+def _asked_by(kind: str, asker) -> Approval:
+    if kind == "purge":
+        return _purge_asked(asker)
+    if kind == "policy_change":
+        RetentionPolicy.objects.create(cold_days=365)
+        return Approval.objects.get(pk=policy_set(items=[{"queue": "", "outcome": "", "cold_days": 30}],
+                                                  actor=_as(asker)).approval)
+    hold = hold_place(actor=_as(asker), reason="case", queue="billing")
+    return hold_release_request(hold=hold, actor=_as(asker), reason="over")
+
+
+@pytest.mark.parametrize("kind", ["purge", "policy_change", "hold_release"])
+def test_an_administrator_cannot_approve_what_they_asked_for_anywhere(kind, archive, client):
+    """Holding every permission does not make one person two: service, page and command line refuse."""
+    asker = user_in("Administrator", "boss")
+    approval = _asked_by(kind, asker)
+    with pytest.raises(ApprovalRefused, match="cannot decide on it"):
+        approval_approve(approval=approval, actor=_as(asker))
+    client.force_login(asker)
+    page = client.get(f"/approvals/{approval.pk}/").content.decode()
+    assert 'value="approve"' not in page and "You asked for this" in page
+    client.post(f"/approvals/{approval.pk}/decide/", {"decision": "approve", "content_hash": approval.content_hash})
+    with pytest.raises(CommandError, match="cannot decide on it"):
+        call_command("archive", "approval", "approve", str(approval.pk), "--by", "boss", stdout=StringIO())
+    approval.refresh_from_db()
+    assert approval.state == "pending" and approval.decided_by is None
+    events = set(AuditEvent.objects.values_list("action", flat=True))
+    assert "approval.approved" not in events and "approval.requested" in events

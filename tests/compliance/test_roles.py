@@ -31,6 +31,8 @@ def test_pages_per_role(role, client, hold):
         "/compliance/holds/": role in OFFICERS,
         f"/compliance/holds/{hold.pk}/": role in OFFICERS,
         "/approvals/": role in OFFICERS | {"SRE"},
+        "/audit/": role in OFFICERS,
+        "/audit/export.csv": role in OFFICERS,
     }
     for url, allowed in may.items():
         assert client.get(url).status_code == (200 if allowed else 403), (role, url)

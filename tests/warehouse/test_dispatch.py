@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 
 import pytest
@@ -66,6 +67,10 @@ def test_query_runs_on_the_worker_and_its_guard_refuses_too(archive, warehouse_w
     with pytest.raises(QueryRejected, match=r"refused: function file\(\)") as refusal:
         warehouse_worker.run(run_query, sql=READ_PASSWD)
     assert "root:" not in str(refusal.value)
+    # Celery stores the failure before it logs it: give the log line a moment to follow.
+    deadline = time.monotonic() + 10
+    while "QueryRejected('refused: function file()" not in warehouse_worker.log() and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert "QueryRejected('refused: function file()" in warehouse_worker.log()
 
 
