@@ -5,7 +5,6 @@ import json
 from datetime import date, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from apps.accounts.actors import Actor, os_user

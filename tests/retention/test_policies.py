@@ -15,7 +15,6 @@ from apps.warehouse import client as ch
 from tests.roles import user_in
 from tests.actors import TESTS
 from tests.retention.helpers import T0, days, export, jobs_all_counts, per_pair, produce
-from tests.roles import user_in
 
 DEFAULTS = {"redis_hours": 24, "warm_days": 30, "cold_days": 0, "max_records": 0, "payload_mode": "sample",
             "sample_rate": 0.01, "keep_failures": True, "payload_max_bytes": 1000, "redaction_patterns": ""}

@@ -3,7 +3,6 @@ rehydrated copy, whatever the exporter and the retention runs do afterwards."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from io import StringIO
 
