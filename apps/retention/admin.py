@@ -84,6 +84,20 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         self._set(request, self._others(obj))
 
+    # The admin's own history must not claim a change that waits for approval; django-auditlog and
+    # the audit chain record what really changed, when it changed.
+    def log_addition(self, request, obj, message):
+        return None if getattr(request, "policy_approval", None) else super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        return None if getattr(request, "policy_approval", None) else super().log_change(request, obj, message)
+
+    def log_deletion(self, request, obj, object_repr):
+        return None  # logged before the service decides; auditlog records a deletion that happens
+
+    def log_deletions(self, request, queryset):
+        return None
+
     def _approval_response(self, request):
         approval = getattr(request, "policy_approval", None)
         if approval is None:

@@ -111,3 +111,21 @@ def test_a_weakening_change_in_the_admin_opens_an_approval_and_changes_nothing(a
     assert any("cold_days 30 -> 7" in line for line in approval.summary["weakened"])
     assert any("payload_mode sample -> full" in line for line in approval.summary["weakened"])
     assert approval.content["policies"] == [{"queue": "emails", "outcome": "", "cold_days": 7, "payload_mode": "full"}]
+
+
+def test_a_weakening_new_rule_or_deletion_in_the_admin_waits_for_approval(archive, client):
+    from tests.roles import user_in
+
+    client.force_login(user_in("Compliance Officer", "officer"))
+    added = client.post("/admin/retention/retentionpolicy/add/", {
+        "queue": "emails", "outcome": "", "description": "", "cold_days": "7", "redaction_patterns": "",
+        "keep_failures": "unknown", "payload_mode": ""})
+    approval = Approval.objects.get()
+    assert added.status_code == 302 and added.url == f"/approvals/{approval.pk}/"
+    assert not RetentionPolicy.objects.exists()
+
+    RetentionPolicy.objects.create(queue="emails", cold_days=400)
+    rule = RetentionPolicy.objects.create(queue="emails", outcome="failed", cold_days=900)
+    deleted = client.post(f"/admin/retention/retentionpolicy/{rule.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302 and RetentionPolicy.objects.filter(pk=rule.pk).exists()  # 900 -> 400 days
+    assert Approval.objects.count() == 2
