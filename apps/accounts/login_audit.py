@@ -13,7 +13,10 @@ shares (/login/, the admin's login, a future API login), so the events are recor
   attempt made during the cool-off.
 
 Failed logins and lockouts have no portal user behind them: their actor is `anonymous`, via `web`.
-Details hold the client address and the path, never a password. The attempted username is kept
+Details hold the client's network and a keyed hash of its address (`client_mark`), and the path;
+never a password. An IP address is personal data and the chain can never be edited, so the full
+address stays only in django-axes' own tables (which its cleanup empties); the mark still tells
+one address from another, and the network (IPv4 /24, IPv6 /48) where attempts came from. The attempted username is kept
 as typed when it is an existing user's username (whose account is under attack matters, and the
 username is no secret), and otherwise only as `unknown:` plus 16 hex digits of an HMAC-SHA256 keyed
 with SECRET_KEY: an unknown username is often a password typed in the wrong field, and the chain
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -42,14 +46,29 @@ def attempted_username(username: str | None) -> str:
         return ""
     if get_user_model().objects.filter(username=username).exists():
         return username
-    digest = hmac.new(settings.SECRET_KEY.encode(), username.encode(), hashlib.sha256).hexdigest()
-    return f"unknown:{digest[:16]}"
+    return f"unknown:{_keyed(username)}"
+
+
+def _keyed(text: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), text.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def client_mark(address: str) -> str:
+    """What the chain keeps of a client address: its network and a keyed hash, e.g. `10.1.1.0/24#3f2a...`."""
+    if not address:
+        return ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"?#{_keyed(address)}"
+    network = ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 48}", strict=False)
+    return f"{network}#{_keyed(address)}"
 
 
 def _where(request) -> dict:
     if request is None:  # authenticate() called without a request (not a web login)
         return {"client": "", "path": ""}
-    return {"client": client_address(request), "path": request.path[:200]}
+    return {"client": client_mark(client_address(request)), "path": request.path[:200]}
 
 
 def _via(request) -> str:

@@ -1,5 +1,5 @@
 """Login throttling (django-axes) on /login/ and the admin's login, and every login, failure, lockout
-and logout in the audit chain, with the client address and never a password."""
+and logout in the audit chain, with the client's network and a keyed mark of its address, never a password."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from django.test import RequestFactory
 
 from apps.accounts.addresses import client_address
-from apps.accounts.login_audit import attempted_username
+from apps.accounts.login_audit import attempted_username, client_mark
 from apps.audit.models import AuditEvent
 from tests.roles import PASSWORD, user_in
 
@@ -55,10 +55,11 @@ def test_failed_logins_lock_the_username_at_that_address_out_and_are_audited(cli
     failed = _events("auth.login_failed")
     assert [e.details["locked_out"] for e in failed] == [False, False, True, True]
     assert {(e.actor, e.actor_user_id, e.via, e.target, e.details["client"], e.details["path"]) for e in failed} == {
-        ("anonymous", None, "web", "alice", "10.1.1.1", path)}
+        ("anonymous", None, "web", "alice", client_mark("10.1.1.1"), path)}
+    assert client_mark("10.1.1.1").startswith("10.1.1.0/24#") and "10.1.1.1" not in _chain_text()
     lockouts = _events("auth.locked_out")
     assert len(lockouts) == 2  # the third failure, and the attempt refused during the cool-off
-    assert lockouts[0].details == {"client": "10.1.1.1", "path": path, "username": "alice", "failure_limit": 3,
+    assert lockouts[0].details == {"client": client_mark("10.1.1.1"), "path": path, "username": "alice", "failure_limit": 3,
                                    "cooloff_seconds": 900}
     assert lockouts[0].seq > failed[1].seq
     assert not _events("auth.login")
@@ -67,7 +68,9 @@ def test_failed_logins_lock_the_username_at_that_address_out_and_are_audited(cli
     other = _post(client, path, "alice", PASSWORD, address="10.2.2.2")
     assert other.status_code == 302
     login = _events("auth.login")
-    assert [(e.actor, e.details["client"], e.details["path"]) for e in login] == [("alice", "10.2.2.2", path)]
+    assert [(e.actor, e.details["client"], e.details["path"]) for e in login] == [
+        ("alice", client_mark("10.2.2.2"), path)]
+    assert client_mark("10.2.2.2") != client_mark("10.1.1.1")
     assert login[0].actor_user_id is not None and login[0].via == ("admin" if path.startswith("/admin/") else "web")
 
     assert PASSWORD not in _chain_text() and WRONG not in _chain_text()
@@ -93,7 +96,7 @@ def test_a_successful_login_and_a_logout_are_audited(client):
     for event in (login, logout):
         assert (event.actor, event.actor_user_id, event.via, event.target) == ("carol", carol.pk, "web",
                                                                                f"user:{carol.pk}")
-        assert event.details == {"client": "192.0.2.7", "path": event.details["path"]}
+        assert event.details == {"client": client_mark("192.0.2.7"), "path": event.details["path"]}
     assert (login.details["path"], logout.details["path"]) == ("/login/", "/logout/")
     assert logout.seq > login.seq
 
