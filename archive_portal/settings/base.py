@@ -113,6 +113,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "apps.accounts.views.locked_out"  # templates/registration/locked_out.html, status 429
 AXES_CLIENT_IP_CALLABLE = "apps.accounts.addresses.client_address"
+# No log of successful logins with their addresses in axes' tables: the audit chain records logins
+# (without the full address); axes keeps only the failed attempts it needs, until they expire.
+AXES_DISABLE_ACCESS_LOG = True
 # Proxies in front of the web that append to X-Forwarded-For (apps/accounts/addresses.py); 0: none.
 ARCHIVE_TRUSTED_PROXIES = env_int("ARCHIVE_TRUSTED_PROXIES", 0)
 
