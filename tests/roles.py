@@ -13,7 +13,11 @@ PASSWORD = "correct horse battery staple"
 def ensure_roles() -> None:
     """The groups as the migration made them: a transactional test's flush empties the table, and
     only the permissions come back by themselves (post_migrate), not the data migration's groups."""
-    roles = importlib.import_module("apps.accounts.migrations.0001_roles").ROLES
+    roles = {name: list(dotted) for name, dotted in
+             importlib.import_module("apps.accounts.migrations.0001_roles").ROLES.items()}
+    later = importlib.import_module("apps.accounts.migrations.0002_subject_key_roles")
+    for name in later.ROLES:
+        roles[name] += later.PERMISSIONS
     for name, dotted in roles.items():
         group, created = Group.objects.get_or_create(name=name)
         if created or not group.permissions.exists():

@@ -6,6 +6,7 @@ must match). Placing one needs one compliance officer; releasing one needs an ap
 
 from __future__ import annotations
 
+from auditlog.registry import auditlog
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -63,3 +64,24 @@ class LegalHold(models.Model):
         if self.date_from or self.date_to:
             parts.append(f"enqueued {self.date_from or '...'} to {self.date_to or '...'}")
         return ", ".join(parts)
+
+
+class SubjectKeyRule(models.Model):
+    """Where an identifier of a person is read at ingest (apps.compliance.subject_keys)."""
+
+    name = models.CharField(max_length=64, help_text="The subject key, e.g. email or user_id (as typed in "
+                                                      "KEY=VALUE for an erasure, a hold or subject access)")
+    source = models.CharField(max_length=8, choices=[("payload", "payload field (top level)"), ("tag", "tag")])
+    field = models.CharField(max_length=128, help_text="The payload field or tag name it is read from")
+    kind = models.CharField(max_length=8, choices=[("email", "email (trimmed, lower-cased)"),
+                                                   ("text", "text (trimmed)")], default="text")
+
+    class Meta:
+        ordering = ["name", "source", "field"]
+        constraints = [models.UniqueConstraint(fields=["source", "field"], name="one_rule_per_field")]
+
+    def __str__(self) -> str:
+        return f"{self.name} from {self.source} {self.field}"
+
+
+auditlog.register(SubjectKeyRule)

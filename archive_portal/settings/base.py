@@ -213,6 +213,11 @@ CLICKHOUSE_QUERY_MAX_BYTES_TO_READ = env_int("CLICKHOUSE_QUERY_MAX_BYTES_TO_READ
 # The embedded engine's user_files_path: an empty directory of the portal's own, never a system one.
 CLICKHOUSE_USER_FILES_PATH = Path(env_str("CLICKHOUSE_USER_FILES_PATH", str(VAR_DIR / "chdb-user-files")))
 
+# --- Subject keys (apps/compliance/subject_keys.py) ------------------------------
+# Identifiers of people are stored only as HMAC-SHA256 under this secret. Changing it makes every
+# stored key unfindable (erasure, holds, subject access): set it once, keep it like SECRET_KEY.
+ARCHIVE_SUBJECT_KEY_SECRET = env_str("ARCHIVE_SUBJECT_KEY_SECRET", "")
+
 # --- S3 and Iceberg (cold tier) -----------------------------------------------
 S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "http://127.0.0.1:8333")
 S3_BUCKET = env_str("S3_BUCKET", "archive")

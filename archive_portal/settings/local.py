@@ -8,3 +8,4 @@ DEBUG = True
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "local-development-only-not-secret")
 AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID", "archive-dev")
 AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY", "archive-dev-secret")
+ARCHIVE_SUBJECT_KEY_SECRET = env_str("ARCHIVE_SUBJECT_KEY_SECRET", "local-development-only-subject-keys")

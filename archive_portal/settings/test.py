@@ -38,3 +38,4 @@ ARCHIVE_ORPHAN_MIN_AGE_SECONDS = 0
 # Each test has its own stream: a health report cached from another test would mislead.
 HEALTH_CACHE_SECONDS = 0
 CLICKHOUSE_USER_FILES_PATH = VAR_DIR / "chdb-user-files"
+ARCHIVE_SUBJECT_KEY_SECRET = env_str("ARCHIVE_SUBJECT_KEY_SECRET", "test-only-subject-keys")

@@ -10,10 +10,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.actors import Actor, UnknownActor, audit_context
 from apps.core.cli import (approvals, audit, exports, holds, lake, rehydration, retention, schemas, stream,
-                           warehouse)
+                           subjects, warehouse)
 
 # In the order `archive --help` lists them.
-MODULES = (exports, warehouse, stream, retention, approvals, holds, schemas, rehydration, lake, audit)
+MODULES = (exports, warehouse, stream, retention, approvals, holds, subjects, schemas, rehydration, lake, audit)
 
 
 class Command(BaseCommand):
