@@ -181,7 +181,8 @@ def entry_covered(selections: list[Selection], fields: dict, fallback_ms: int) -
     Its own enqueue time decides; an entry whose time cannot be read (a dead letter, say) is
     dated by when it reached the stream (`fallback_ms`), which is never before it was enqueued.
     """
-    return any(s.covers(_enqueue_us(fields, fallback_ms), fields) for s in selections)
+    enqueue_us = _enqueue_us(fields, fallback_ms)
+    return any(s.covers(enqueue_us, fields) for s in selections)
 
 
 def entry_held(holds, fields: dict, fallback_ms: int) -> list[Held]:
