@@ -49,11 +49,13 @@ class PurgePreview:
                 "held": self.held, **{name: found.summary() for name, found in self.found.items()}}
 
 
-def preview_purge(selections: list[Selection]) -> PurgePreview:
-    """Count what the selections remove, everywhere, keeping what the active legal holds match."""
-    from apps.compliance.selectors import active_holds
+def preview_purge(selections: list[Selection], holds=None) -> PurgePreview:
+    """Count what the selections remove, everywhere, keeping what the legal holds match (`holds`:
+    the active ones, read now when not given)."""
+    if holds is None:
+        from apps.compliance.selectors import active_holds
 
-    holds = active_holds()
+        holds = active_holds()
     selections = [s.keeping(holds) for s in selections]
     preview = PurgePreview(selections=selections)
     if not selections:

@@ -116,18 +116,19 @@ class RunPlan:
 
 def plan_run(book: PolicyBook, as_of: datetime, steps: tuple[str, ...] = STEPS) -> RunPlan:
     plan = RunPlan(as_of=as_of, steps=steps)
+    holds = active_holds()  # one set of legal holds for every step of the plan
     if "purge" in steps:
-        plan.purge = purge.preview_purge(policy_selections(book, as_of))
+        plan.purge = purge.preview_purge(policy_selections(book, as_of), holds)
         if settings.ARCHIVE_DEAD_LETTER_DAYS:
             plan.dead_letters_before = (as_of - timedelta(days=settings.ARCHIVE_DEAD_LETTER_DAYS)).isoformat()
             plan.dead_letters = dead_letter_place.older_than(datetime.fromisoformat(plan.dead_letters_before),
-                                                             keep=active_holds())
+                                                             keep=holds)
     if "tiering" in steps:
         plan.tiering = tiering.plan_tiering(book, as_of)
     if "compaction" in steps:
         plan.compaction = _compaction_plan(as_of, plan.purge.emptied_days if plan.purge else set())
     if "trim" in steps:
-        plan.trim = redis_trim.plan_trim(book, as_of, keep=active_holds())
+        plan.trim = redis_trim.plan_trim(book, as_of, keep=holds)
     if "bookkeeping" in steps:
         plan.bookkeeping = bookkeeping.plan_bookkeeping(book, as_of)
     return plan
