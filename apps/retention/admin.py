@@ -76,7 +76,7 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
         return [i for i in selectors.policies_as_json() if (i["queue"], i["outcome"]) != scope]
 
     def save_model(self, request, obj, form, change):
-        self._set(request, [*self._others(obj), *services.policy_items([obj])])
+        self._set(request, [*self._others(obj), *selectors.policies_as_json([obj])])
         if request.policy_approval is None:
             saved = RetentionPolicy.objects.get(queue=obj.queue, outcome=obj.outcome)
             obj.pk, obj.updated_at, obj.updated_by = saved.pk, saved.updated_at, saved.updated_by

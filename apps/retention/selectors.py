@@ -7,15 +7,16 @@ from apps.retention.models import RetentionPolicy
 from apps.retention.resolution import SETTINGS, PolicyBook, Rule
 
 
-def rules() -> list[Rule]:
+def rules(policies=None) -> list[Rule]:
+    """The rules of `policies` (saved or not; default: the stored ones), as plain data."""
     return [
         Rule(queue=p.queue, outcome=p.outcome, values={name: getattr(p, name) for name in SETTINGS})
-        for p in RetentionPolicy.objects.all()
+        for p in (RetentionPolicy.objects.all() if policies is None else policies)
     ]
 
 
-def policy_book() -> PolicyBook:
-    return PolicyBook(rules())
+def policy_book(policies=None) -> PolicyBook:
+    return PolicyBook(rules(policies))
 
 
 class BookPolicies:
@@ -36,10 +37,11 @@ def export_policies() -> BookPolicies:
     return BookPolicies(policy_book())
 
 
-def policies_as_json() -> list[dict]:
-    """Every rule with only the settings it sets (the others inherit), for `archive policy get`."""
+def policies_as_json(policies=None) -> list[dict]:
+    """Every rule with only the settings it sets (the others inherit), for `archive policy get` (and
+    what an approval of a policy change holds); default: the stored policies."""
     out = []
-    for policy in RetentionPolicy.objects.all():
+    for policy in RetentionPolicy.objects.all() if policies is None else policies:
         item = {"queue": policy.queue, "outcome": policy.outcome}
         if policy.description:
             item["description"] = policy.description

@@ -87,45 +87,27 @@ def _values(policy: RetentionPolicy) -> dict:
     return {name: getattr(policy, name) for name in ("description", *SETTINGS)}
 
 
-def policy_items(policies: list[RetentionPolicy]) -> list[dict]:
-    """Policies as the JSON `archive policy get` prints (what an approval of a change holds)."""
-    items = []
-    for policy in policies:
-        item = {"queue": policy.queue, "outcome": policy.outcome}
-        if policy.description:
-            item["description"] = policy.description
-        item.update({name: getattr(policy, name) for name in SETTINGS
-                     if getattr(policy, name) is not None and getattr(policy, name) != ""})
-        items.append(item)
-    return items
-
-
-def _book(policies: list[RetentionPolicy]):
-    from apps.retention.resolution import PolicyBook, Rule
-
-    return PolicyBook([Rule(queue=p.queue, outcome=p.outcome, values={n: getattr(p, n) for n in SETTINGS})
-                       for p in policies])
-
-
-def _apply_policies(wanted: list[RetentionPolicy], actor: Actor, *, dry_run: bool) -> PolicyChanges:
-    existing = {(p.queue, p.outcome): p for p in RetentionPolicy.objects.select_for_update()}
+def _apply_policies(wanted: list[RetentionPolicy], current: list[RetentionPolicy], actor: Actor, *,
+                    dry_run: bool) -> PolicyChanges:
+    """Turn `current` (the stored policies, locked by the caller) into `wanted`, or with dry_run only say how."""
+    existing = {(p.queue, p.outcome): p for p in current}
     changes = PolicyChanges()
     with audit_context(actor):
         for policy in wanted:
             key = (policy.queue, policy.outcome)
-            current = existing.pop(key, None)
-            if current is None:
+            stored = existing.pop(key, None)
+            if stored is None:
                 changes.created.append(policy.scope_label)
                 if not dry_run:
                     policy.updated_by_id = actor.user_id
                     policy.save()
-            elif _values(current) != _values(policy):
+            elif _values(stored) != _values(policy):
                 changes.updated.append(policy.scope_label)
                 if not dry_run:
                     for name, value in _values(policy).items():
-                        setattr(current, name, value)
-                    current.updated_by_id = actor.user_id
-                    current.save()
+                        setattr(stored, name, value)
+                    stored.updated_by_id = actor.user_id
+                    stored.save()
             else:
                 changes.unchanged.append(policy.scope_label)
         for stale in existing.values():
@@ -148,35 +130,35 @@ def policy_set(*, items, actor: Actor, dry_run: bool = False, reason: str = "") 
             require_permission(actor, f"retention.{permission}_retentionpolicy")
     wanted = _validated(items)
     current = list(RetentionPolicy.objects.select_for_update())
-    changes = _apply_policies(wanted, actor, dry_run=True)
-    changes.weakened = weakening.weakenings(_book(current), _book(wanted))
+    weakened = weakening.weakenings(selectors.policy_book(current), selectors.policy_book(wanted))
+    changes = _apply_policies(wanted, current, actor, dry_run=dry_run or bool(weakened))
+    changes.weakened = weakened
     if dry_run or not changes.changed:
         return changes
-    if changes.weakened:
+    if weakened:
         approval = approval_request(
             action=ApprovalAction.POLICY_CHANGE, actor=actor, reason=reason, target="policies",
-            content={"policies": policy_items(wanted), "replaces": content_hash(policy_items(current))},
-            summary={**changes.as_dict(), "weakened": changes.weakened})
+            content={"policies": selectors.policies_as_json(wanted),
+                     "replaces": content_hash(selectors.policies_as_json(current))},
+            summary={**changes.as_dict(), "weakened": weakened})
         changes.approval = approval.pk
         return changes
-    done = _apply_policies(wanted, actor, dry_run=False)
-    done.weakened = []
-    audit_record(actor=actor, action="policy.changed", target="policies", details=done.as_dict())
-    return done
+    audit_record(actor=actor, action="policy.changed", target="policies", details=changes.as_dict())
+    return changes
 
 
 def policy_change_approved(approval: Approval, actor: Actor, *, submit: bool = True) -> dict:
     """The approved policy change (run by `approval_approve` only), if the policies are still the
     ones it was asked against: otherwise it would approve a different change."""
     current = list(RetentionPolicy.objects.select_for_update())
-    if content_hash(policy_items(current)) != approval.content["replaces"]:
+    if content_hash(selectors.policies_as_json(current)) != approval.content["replaces"]:
         raise ApprovalRefused("the policies changed since this change was asked for; ask again with "
                               "`archive policy set`")
     try:
         wanted = _validated(approval.content["policies"])
     except PolicyFileError as exc:
         raise ApprovalRefused(f"the approved policies are not valid any more: {exc}") from None
-    done = _apply_policies(wanted, actor, dry_run=False)
+    done = _apply_policies(wanted, current, actor, dry_run=False)
     audit_record(actor=actor, action="policy.changed", target="policies",
                  details={**done.as_dict(), "approval": approval.pk, "asked_by": approval.requested_by.get_username()})
     return done.as_dict()
