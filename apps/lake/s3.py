@@ -63,13 +63,16 @@ def client(cfg: S3Config | None = None, *, attempts: int = 3):
 
 def ensure_bucket(cfg: S3Config | None = None) -> None:
     cfg = cfg or S3Config.from_settings()
-    s3 = client(cfg)
+    _create_if_missing(client(cfg), cfg.bucket)
+
+
+def _create_if_missing(s3, bucket: str, **options) -> None:
     try:
-        s3.head_bucket(Bucket=cfg.bucket)
+        s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
         if not is_missing(exc):
             raise
-        s3.create_bucket(Bucket=cfg.bucket)
+        s3.create_bucket(Bucket=bucket, **options)
 
 
 class LockedBucketError(RuntimeError):
@@ -88,12 +91,7 @@ def ensure_locked_bucket(cfg: S3Config) -> None:
     refused rather than used: its objects could be deleted or replaced at will.
     """
     s3 = client(cfg)
-    try:
-        s3.head_bucket(Bucket=cfg.bucket)
-    except ClientError as exc:
-        if not is_missing(exc):
-            raise
-        s3.create_bucket(Bucket=cfg.bucket, ObjectLockEnabledForBucket=True)
+    _create_if_missing(s3, cfg.bucket, ObjectLockEnabledForBucket=True)
     try:
         enabled = s3.get_object_lock_configuration(Bucket=cfg.bucket)["ObjectLockConfiguration"].get("ObjectLockEnabled")
     except ClientError as exc:
