@@ -11,8 +11,7 @@ from apps.accounts.decorators import permission_required
 from apps.approvals import selectors as approvals
 from apps.approvals.models import Approval, ApprovalAction, ApprovalState
 from apps.approvals.services import ApprovalRefused
-from apps.audit.models import AuditEvent
-from apps.audit.selectors import chain_status
+from apps.audit.selectors import audit_events, chain_status
 from apps.compliance import selectors, services
 from apps.compliance.forms import HoldForm, ReleaseForm
 from apps.compliance.models import HoldState, LegalHold
@@ -27,7 +26,7 @@ def home(request):
         "pending": approvals.approvals_pending(),
         "holds": selectors.holds_listed(state=HoldState.ACTIVE),
         "overdue": selectors.holds_overdue(),
-        "events": AuditEvent.objects.all()[:10] if user.has_perm("audit.view_auditevent") else None,
+        "events": audit_events(actor=Actor.of_user(user))[:10] if user.has_perm("audit.view_auditevent") else None,
         "chain": chain_status(),
     })
 
