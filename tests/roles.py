@@ -15,9 +15,10 @@ def ensure_roles() -> None:
     only the permissions come back by themselves (post_migrate), not the data migration's groups."""
     roles = {name: list(dotted) for name, dotted in
              importlib.import_module("apps.accounts.migrations.0001_roles").ROLES.items()}
-    later = importlib.import_module("apps.accounts.migrations.0002_subject_key_roles")
-    for name in later.ROLES:
-        roles[name] += later.PERMISSIONS
+    for migration in ("0002_subject_key_roles", "0003_erasure_roles"):
+        later = importlib.import_module(f"apps.accounts.migrations.{migration}")
+        for name in later.ROLES:
+            roles[name] += later.PERMISSIONS
     for name, dotted in roles.items():
         group, created = Group.objects.get_or_create(name=name)
         if created or not group.permissions.exists():

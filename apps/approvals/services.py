@@ -24,6 +24,12 @@ RUNNERS = {
     ApprovalAction.PURGE: "apps.retention.services.purge_approved",
     ApprovalAction.POLICY_CHANGE: "apps.retention.services.policy_change_approved",
     ApprovalAction.HOLD_RELEASE: "apps.compliance.services.hold_release_approved",
+    ApprovalAction.ERASURE: "apps.erasure.services.erasure_approved",
+}
+# Actions whose own record must hear that its approval ended without running (rejected, withdrawn):
+# called with the approval and the actor, in the same transaction.
+ENDED = {
+    ApprovalAction.ERASURE: "apps.erasure.services.erasure_approval_ended",
 }
 
 
@@ -113,6 +119,7 @@ def approval_reject(*, approval: Approval, actor: Actor, reason: str) -> Approva
         approval.state, approval.decided_by, approval.decided_at = ApprovalState.REJECTED, user, timezone.now()
         approval.decision_reason = reason.strip()
         approval.save()
+        _tell_ended(approval, actor)
         audit_record(actor=actor, action="approval.rejected", target=f"approval:{approval.pk}",
                      details={"action": approval.action, "on": approval.target})
     return approval
@@ -127,13 +134,23 @@ def approval_withdraw(*, approval: Approval, actor: Actor) -> Approval:
             raise ApprovalRefused(f"only {approval.requested_by.get_username()} can withdraw approval {approval.pk}")
         approval.state, approval.decided_at = ApprovalState.WITHDRAWN, timezone.now()
         approval.save()
+        _tell_ended(approval, actor)
         audit_record(actor=actor, action="approval.withdrawn", target=f"approval:{approval.pk}",
                      details={"action": approval.action, "on": approval.target})
     return approval
 
 
+def _tell_ended(approval: Approval, actor: Actor) -> None:
+    if approval.action in ENDED:
+        _function(ENDED[approval.action])(approval, actor)
+
+
+def _function(dotted: str):
+    module, _, name = dotted.rpartition(".")
+    return getattr(import_module(module), name)
+
+
 def _runner(action: str):
     if action not in RUNNERS:
         raise ApprovalRefused(f"approvals of {action!r} cannot run yet")
-    module, _, name = RUNNERS[action].rpartition(".")
-    return getattr(import_module(module), name)
+    return _function(RUNNERS[action])

@@ -85,3 +85,27 @@ class SubjectKeyRule(models.Model):
 
 
 auditlog.register(SubjectKeyRule)
+
+
+class StoredCopy(models.Model):
+    """A copy of archived records the portal itself keeps in S3 (a subject-access bundle, say).
+
+    Copies are a place of the registry (`apps.places.copies`): an erasure finds the ones holding a
+    subject's records by the keyed hashes noted here, never by reading raw identifiers."""
+
+    kind = models.CharField(max_length=32, help_text="What made it, e.g. subject_access")
+    bucket = models.CharField(max_length=63)
+    keys = ArrayField(models.CharField(max_length=1024), default=list, help_text="Its S3 objects")
+    key_hashes = ArrayField(models.CharField(max_length=64), default=list, blank=True,
+                            help_text="Every subject key hash of the records it holds")
+    job_id_hashes = ArrayField(models.CharField(max_length=64), default=list, blank=True,
+                               help_text="Keyed hashes of the job ids of the records it holds")
+    records = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(help_text="Deleted by the beat task after this")
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_why = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["deleted_at", "expires_at"], name="copy_live_idx")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.db import transaction
 
 from apps.accounts.actors import Actor, audit_context, require_permission
@@ -12,6 +14,18 @@ from apps.compliance.models import SubjectKeyRule
 
 def rules() -> list[subject_keys.Rule]:
     return [subject_keys.Rule(r.name, r.source, r.field, r.kind) for r in SubjectKeyRule.objects.all()]
+
+
+_CACHE_SECONDS = 5.0
+_cached: dict = {"at": float("-inf"), "rules": ()}
+
+
+def cached_rules() -> tuple[subject_keys.Rule, ...]:
+    """The rules, read at most every few seconds (matching raw entries one by one asks often)."""
+    now = time.monotonic()
+    if now - _cached["at"] >= _CACHE_SECONDS:
+        _cached["rules"], _cached["at"] = tuple(rules()), now
+    return _cached["rules"]
 
 
 def rules_as_json() -> list[dict]:

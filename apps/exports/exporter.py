@@ -18,18 +18,23 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+import pyarrow as pa
 from django.conf import settings
 from django.db import transaction
 
+from apps.compliance.selectors import active_holds
 from apps.core import collector, faults
+from apps.erasure import tombstones
 from apps.exports import entry_fields
 from apps.exports.models import BatchState, DeadLetter, ExportBatch, ExportError
 from apps.exports.pipeline import dedup, key_index, ledger, sinks
 from apps.exports.pipeline.policy import Policies
 from apps.exports.pipeline.transform import Transformed, batch_fields, transform
+from apps.places.selection import Entry, text_fields
 from apps.retention.selectors import export_policies
 from apps.stream import client as streams
-from apps.stream.client import stream_id_key
+from apps.stream.client import fields_dict, stream_id_key
 
 logger = logging.getLogger(__name__)
 # One long-lived thread per process for ClickHouse inserts (its chDB client lives as long).
@@ -347,11 +352,34 @@ class Exporter:
                 with self._stage("dedup"):
                     keys = entry_keys.result()
             with self._stage("dedup"):
+                result = self._drop_erased(result, entries)
                 result = self._deduplicate(batch, result, fields, keys)
         except Exception:
             self._release(batch)
             raise
         return _Prepared(batch=batch, entries=entries, result=result, recovered=recovered)
+
+    def _drop_erased(self, result: Transformed, entries: list[streams.Entry]) -> Transformed:
+        """Records of erased people (tombstones) are not archived again, unless a legal hold keeps
+        them; each is counted on the request that erased it."""
+        hits = tombstones.erased_rows(result.table)
+        if not hits:
+            return result
+        holds = active_holds()
+        if holds:
+            for row in list(hits):
+                stream_id, flat = entries[int(result.entry_index[row])]
+                entry = Entry(text_fields(fields_dict(flat)), stream_id_key(stream_id)[0])
+                if any(held.covers(entry) for held in holds):
+                    del hits[row]
+        if not hits:
+            return result
+        stream_ids = result.table["stream_id"].to_pylist()
+        tombstones.count_late([(request, stream_ids[row]) for row, request in hits.items()])
+        keep = np.ones(result.table.num_rows, dtype=bool)
+        keep[list(hits)] = False
+        logger.info("dropped %d records of erased subjects", len(hits))
+        return replace(result, table=result.table.filter(pa.array(keep)), entry_index=result.entry_index[keep])
 
     def _deduplicate(self, batch: ExportBatch, result: Transformed, fields, entry_keys: list) -> Transformed:
         """Claim the keys of the batch's records; keep the rows whose keys it owns, the first of each."""

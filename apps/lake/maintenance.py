@@ -161,3 +161,86 @@ def table_size() -> dict:
     stats = files_matching(AlwaysTrue())
     return {"files": stats.files, "bytes": stats.bytes}
 
+
+
+# --- erasure: rewrite the files holding some records, then leave no copy of the old files -------------
+ERASURE_PROPERTY = "archive.erasure"
+
+
+def data_files(expression: BooleanExpression) -> list[str]:
+    """Paths of the current snapshot's data files that may hold rows matching (pruned by partition)."""
+    return sorted(t.file.file_path for t in load_table().scan(row_filter=expression).plan_files())
+
+
+def erase_where(expression: BooleanExpression, reference: str) -> None:
+    """Copy-on-write delete marked with the erasure's reference (its snapshot is found again by it)."""
+    with_commit_retries(lambda table: table.delete(expression, snapshot_properties={ERASURE_PROPERTY: reference}),
+                        "erasure")
+
+
+def expire_snapshots_before_erasure(reference: str) -> int:
+    """Expire every snapshot older than the erasure's own (they may read the old files); never the current."""
+
+    def action(table: Table) -> int:
+        marked = [s for s in table.snapshots() if (s.summary and s.summary.additional_properties.get(ERASURE_PROPERTY))
+                  == reference]
+        if not marked:
+            return 0
+        cutoff = min(s.timestamp_ms for s in marked)
+        current = table.current_snapshot()
+        old = [s.snapshot_id for s in table.snapshots()
+               if s.timestamp_ms < cutoff and (current is None or s.snapshot_id != current.snapshot_id)]
+        if old:
+            table.maintenance.expire_snapshots().by_ids(old).commit()
+        return len(old)
+
+    return with_commit_retries(action, "snapshot expiry after an erasure")
+
+
+def erasure_snapshot_ms(reference: str) -> int | None:
+    """When the erasure's delete was committed (None: it matched nothing, or has not run)."""
+    marked = [s.timestamp_ms for s in load_table().snapshots()
+              if s.summary and s.summary.additional_properties.get(ERASURE_PROPERTY) == reference]
+    return min(marked) if marked else None
+
+
+def remove_unreferenced(paths: list[str], *, metadata_before_ms: int | None) -> dict:
+    """Delete these objects, every version of them, unless a snapshot of the table still references one.
+
+    Also the manifests and manifest lists that no snapshot references any more and that were written
+    before the erasure's commit: they listed the old files. (A later unreferenced one may belong to
+    a commit in flight, so it is left to orphan removal.)"""
+    table = load_table()
+    keep = {urlparse(path).path.lstrip("/") for path in _referenced(table)}
+    location = urlparse(table.location())
+    bucket = location.netloc
+    client = s3.client()
+    wanted = [urlparse(p).path.lstrip("/") for p in paths]
+    still_referenced = [k for k in wanted if k in keep]
+    prefix = location.path.lstrip("/").rstrip("/") + "/metadata/"
+    stale_metadata = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            if (metadata_before_ms is not None and obj["Key"].endswith(".avro") and obj["Key"] not in keep
+                    and obj["LastModified"].timestamp() * 1000 < metadata_before_ms):
+                stale_metadata.append(obj["Key"])
+    files = versions = 0
+    for key in [k for k in wanted if k not in keep] + stale_metadata:
+        found = s3.delete_every_version(client, bucket, key)
+        files += int(found > 0 and key in wanted)
+        versions += found
+    return {"files_removed": files, "versions_removed": versions, "still_referenced": len(still_referenced),
+            "metadata_removed": len(stale_metadata)}
+
+
+def objects_under_location() -> list[dict]:
+    """Every object and version under the table's location: {key, version_id, size} (for verification)."""
+    table = load_table()
+    location = urlparse(table.location())
+    bucket, prefix = location.netloc, location.path.lstrip("/").rstrip("/") + "/"
+    found = []
+    for page in s3.client().get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        for version in page.get("Versions", []):
+            found.append({"bucket": bucket, "key": version["Key"], "version_id": version.get("VersionId"),
+                          "size": version.get("Size", 0)})
+    return found

@@ -110,3 +110,19 @@ def reachable(cfg: S3Config | None = None) -> bool:
     except Exception:
         return False
     return True
+
+
+def delete_every_version(client, bucket: str, key: str) -> int:
+    """Delete an object and, where the bucket keeps versions, each of them; returns how many went."""
+    gone = 0
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+        for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            if version["Key"] != key:
+                continue
+            version_id = version.get("VersionId")
+            if version_id and version_id != "null":
+                client.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
+            else:
+                client.delete_object(Bucket=bucket, Key=key)
+            gone += 1
+    return gone

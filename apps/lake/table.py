@@ -27,6 +27,13 @@ BATCH_PROPERTY = "archive.batch-id"
 # the caller's checks: an append would land twice if the winner had committed the same batch.
 # Its retries are off; `with_commit_retries` retries the whole action, checks included.
 _OWN_RETRIES_ONLY = {"commit.retry.num-retries": "0"}
+# Manifests keep per-file lower and upper bounds of each column; for identifiers those bounds
+# would be raw values (a job id, a trace id, a key hash) that outlive an erasure in the metadata.
+# No bounds for them: their files are found by day and stream id (internal, time-ordered) instead.
+IDENTIFIER_COLUMNS = ("job_id", "trace_id", "span_id", "correlation_id", "payload_hash", "payload_sample",
+                      "error_msg", "subject_keys")
+_NO_IDENTIFIER_BOUNDS = {f"write.metadata.metrics.column.{name}": "none" for name in IDENTIFIER_COLUMNS}
+_REQUIRED_PROPERTIES = {**_OWN_RETRIES_ONLY, **_NO_IDENTIFIER_BOUNDS}
 
 
 def identifier() -> tuple[str, str]:
@@ -63,18 +70,19 @@ def ensure_table() -> Table:
             # Every append writes a new metadata file; keep the last 20, not all of them.
             "write.metadata.delete-after-commit.enabled": "true",
             "write.metadata.previous-versions-max": "20",
-            **_OWN_RETRIES_ONLY,
+            **_REQUIRED_PROPERTIES,
         },
     )
     return _with_own_retries_only(table)
 
 
 def _with_own_retries_only(table: Table) -> Table:
-    """Tables created before pyiceberg's own retries were turned off get the property (one commit)."""
-    if all(table.properties.get(k) == v for k, v in _OWN_RETRIES_ONLY.items()):
+    """Tables created before pyiceberg's own retries were turned off, or before identifiers lost
+    their bounds, get the properties (one commit)."""
+    if all(table.properties.get(k) == v for k, v in _REQUIRED_PROPERTIES.items()):
         return table
     with table.transaction() as transaction:
-        transaction.set_properties(_OWN_RETRIES_ONLY)
+        transaction.set_properties(_REQUIRED_PROPERTIES)
     return load_table()
 
 

@@ -24,7 +24,22 @@ class Found:
         return {"records": self.records, "files_rewritten": self.files, "bytes_in_those_files": self.bytes}
 
 
+def resolve_holds(selection):
+    """The selection with its subject-key holds resolved to the cold records they keep (by stream id):
+    an Iceberg expression cannot look inside the subject_keys list."""
+    keep = []
+    for held in selection.keep:
+        if held.key_hashes and held.stream_ids is None:
+            clause, params = held.sql("r_")
+            rows = ch.query(f"SELECT stream_id FROM {{db}}.jobs_cold WHERE {clause}", tag="purge",
+                            parameters=params).result_rows
+            held = held.resolved(sid for (sid,) in rows)
+        keep.append(held)
+    return selection.keeping(keep)
+
+
 def preview(selections: list[Selection]) -> Found:
+    selections = [resolve_holds(s) for s in selections]
     found = Found(selections)
     if not selections:
         return found

@@ -8,6 +8,7 @@ first (its records are marked purged and the batches holding them waited for, so
 exported again behind the removal), then the tiers and every copy.
 """
 
-from apps.places import cold, dead_letters, rehydrated, stream, warm
+from apps.places import cold, copies, dead_letters, rehydrated, stream, subject_index, warm
 
-PLACES = (stream, warm, cold, dead_letters, rehydrated)
+# The subject index last: until the end, it still says where the rest of a subject's records are.
+PLACES = (stream, warm, cold, dead_letters, rehydrated, copies, subject_index)

@@ -7,11 +7,14 @@ table, and a test on a raw stream entry (its own enqueue time, not the entry id'
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 
-from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThanOrEqual, In, LessThan, Not, Or
+from pyiceberg.expressions import AlwaysFalse, And, BooleanExpression, EqualTo, GreaterThanOrEqual, In, LessThan, Not, Or
 
+from apps.exports.pipeline.policy import payload_digest
 from apps.lake import maintenance
 from apps.records.contract import ContractError, parse_time
 from apps.records.schema import TIME_PARTITION_COLUMN
@@ -30,9 +33,19 @@ class Held:
     job_ids: tuple[str, ...] = ()
     start: datetime | None = None
     end: datetime | None = None
+    key_hashes: tuple[str, ...] = ()  # subject keys (keyed hashes): records of these people
+    # The cold records a subject-key hold keeps, found in ClickHouse (an Iceberg expression
+    # cannot look inside the subject_keys list): set by `resolved` before `iceberg` is asked.
+    stream_ids: tuple[str, ...] | None = None
+
+    def resolved(self, stream_ids) -> Held:
+        return replace(self, stream_ids=tuple(sorted(stream_ids)))
 
     def sql(self, prefix: str) -> tuple[str, dict]:
         parts, params = [], {}
+        if self.key_hashes:
+            parts.append(f"hasAny(subject_keys, {{{prefix}k:Array(String)}})")
+            params[f"{prefix}k"] = list(self.key_hashes)
         if self.queue is not None:
             parts.append(f"queue = {{{prefix}q:String}}")
             params[f"{prefix}q"] = self.queue
@@ -52,6 +65,10 @@ class Held:
 
     def iceberg(self) -> BooleanExpression:
         parts: list[BooleanExpression] = []
+        if self.key_hashes:
+            if self.stream_ids is None:
+                raise ValueError(f"hold {self.hold_id} keeps records by subject key: resolve its cold records first")
+            parts.append(In("stream_id", set(self.stream_ids)) if self.stream_ids else AlwaysFalse())
         if self.queue is not None:
             parts.append(EqualTo("queue", self.queue))
         if self.tenant is not None:
@@ -67,8 +84,10 @@ class Held:
             result = And(result, part)
         return result
 
-    def covers(self, enqueue_us: int, fields: dict) -> bool:
-        return ((self.queue is None or fields.get("queue", "") == self.queue)
+    def covers(self, entry: Entry) -> bool:
+        enqueue_us, fields = entry.enqueue_us, entry.fields
+        return ((not self.key_hashes or not entry.key_hashes.isdisjoint(self.key_hashes))
+                and (self.queue is None or fields.get("queue", "") == self.queue)
                 and (self.tenant is None or fields.get("tenant_id", "") == self.tenant)
                 and (not self.job_ids or fields.get("job_id", "") in self.job_ids)
                 and (self.start is None or enqueue_us >= maintenance.micros(self.start))
@@ -79,14 +98,15 @@ class Held:
 
     def as_dict(self) -> dict:
         return {"hold": self.hold_id, "label": self.label, "queue": self.queue, "tenant": self.tenant,
-                "job_ids": list(self.job_ids), "start": self.start.isoformat() if self.start else None,
+                "job_ids": list(self.job_ids), "key_hashes": list(self.key_hashes), "start": self.start.isoformat() if self.start else None,
                 "end": self.end.isoformat() if self.end else None}
 
     @classmethod
     def from_dict(cls, data: dict) -> Held:
         return cls(data["hold"], data["label"], data.get("queue"), data.get("tenant"), tuple(data.get("job_ids", ())),
                    datetime.fromisoformat(data["start"]) if data.get("start") else None,
-                   datetime.fromisoformat(data["end"]) if data.get("end") else None)
+                   datetime.fromisoformat(data["end"]) if data.get("end") else None,
+                   tuple(data.get("key_hashes", ())))
 
 
 @dataclass(frozen=True)
@@ -117,29 +137,46 @@ class Selection:
         return cls(datetime.fromisoformat(data["before"]), data.get("queue"), data.get("outcome"),
                    data.get("reason", ""), tuple(Held.from_dict(h) for h in data.get("keep", ())))
 
-    def covers(self, enqueue_us: int, fields: dict) -> bool:
-        return (enqueue_us < self.before.timestamp() * 1_000_000 and self.queue in (None, fields.get("queue", ""))
-                and self.outcome in (None, fields.get("outcome", ""))
-                and not any(held.covers(enqueue_us, fields) for held in self.keep))
-
-
-def sql(selections: list[Selection]) -> tuple[str, dict]:
-    """A WHERE clause over the record's columns, with bound parameters."""
-    clauses, params = [], {}
-    for i, sel in enumerate(selections):
-        parts = [f"enqueue_time < {{b{i}:DateTime64(6, 'UTC')}}"]
-        params[f"b{i}"] = ch.utc_naive(sel.before)
-        if sel.queue is not None:
-            parts.append(f"queue = {{q{i}:String}}")
-            params[f"q{i}"] = sel.queue
-        if sel.outcome is not None:
-            parts.append(f"outcome = {{o{i}:String}}")
-            params[f"o{i}"] = sel.outcome
-        if sel.keep:
-            held, held_params = held_sql(sel.keep, prefix=f"k{i}_")
+    def sql(self, prefix: str) -> tuple[str, dict]:
+        parts = [f"enqueue_time < {{{prefix}b:DateTime64(6, 'UTC')}}"]
+        params: dict = {f"{prefix}b": ch.utc_naive(self.before)}
+        if self.queue is not None:
+            parts.append(f"queue = {{{prefix}q:String}}")
+            params[f"{prefix}q"] = self.queue
+        if self.outcome is not None:
+            parts.append(f"outcome = {{{prefix}o:String}}")
+            params[f"{prefix}o"] = self.outcome
+        if self.keep:
+            held, held_params = held_sql(self.keep, prefix=f"{prefix}k")
             parts.append(f"NOT {held}")
             params.update(held_params)
-        clauses.append("(" + " AND ".join(parts) + ")")
+        return "(" + " AND ".join(parts) + ")", params
+
+    def iceberg(self) -> BooleanExpression:
+        expr = maintenance.before_filter(self.before)
+        if self.queue is not None:
+            expr = And(expr, EqualTo("queue", self.queue))
+        if self.outcome is not None:
+            expr = And(expr, EqualTo("outcome", self.outcome))
+        for held in self.keep:
+            expr = And(expr, Not(held.iceberg()))
+        return expr
+
+    def covers(self, entry: Entry) -> bool:
+        fields = entry.fields
+        return (entry.enqueue_us < self.before.timestamp() * 1_000_000 and self.queue in (None, fields.get("queue", ""))
+                and self.outcome in (None, fields.get("outcome", ""))
+                and not any(held.covers(entry) for held in self.keep))
+
+
+def sql(selections) -> tuple[str, dict]:
+    """A WHERE clause over the record's columns, with bound parameters: any of the selections
+    (a `Selection`, or a `Subject` of an erasure or a subject access)."""
+    clauses, params = [], {}
+    for i, sel in enumerate(selections):
+        clause, more = sel.sql(f"s{i}_")
+        clauses.append(clause)
+        params.update(more)
     return " OR ".join(clauses) or "0", params
 
 
@@ -153,20 +190,12 @@ def held_sql(holds, *, prefix: str = "h") -> tuple[str, dict]:
     return "(" + (" OR ".join(clauses) or "0") + ")", params
 
 
-def iceberg(selections: list[Selection]) -> BooleanExpression:
-    expressions = []
+def iceberg(selections) -> BooleanExpression:
+    """The same selections as an Iceberg expression (for the cold table's deletes and scans)."""
+    result = None
     for sel in selections:
-        expr = maintenance.before_filter(sel.before)
-        if sel.queue is not None:
-            expr = And(expr, EqualTo("queue", sel.queue))
-        if sel.outcome is not None:
-            expr = And(expr, EqualTo("outcome", sel.outcome))
-        for held in sel.keep:
-            expr = And(expr, Not(held.iceberg()))
-        expressions.append(expr)
-    result = expressions[0]
-    for expr in expressions[1:]:
-        result = Or(result, expr)
+        expr = sel.iceberg()
+        result = expr if result is None else Or(result, expr)
     return result
 
 
@@ -175,20 +204,42 @@ def text_fields(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in raw.items()}
 
 
-def entry_covered(selections: list[Selection], fields: dict, fallback_ms: int) -> bool:
-    """Does a raw entry (stream or dead letter, field names to text) fall in a selection?
+class Entry:
+    """A raw entry (stream or dead letter) as matching sees it: its fields as text, its enqueue time
+    (its own, else when it reached the stream, which is never before it was enqueued), and, when a
+    criterion asks, the keyed hashes of the identifiers in its payload and tags (never kept)."""
 
-    Its own enqueue time decides; an entry whose time cannot be read (a dead letter, say) is
-    dated by when it reached the stream (`fallback_ms`), which is never before it was enqueued.
-    """
-    enqueue_us = _enqueue_us(fields, fallback_ms)
-    return any(s.covers(enqueue_us, fields) for s in selections)
+    def __init__(self, fields: dict[str, str], fallback_ms: int) -> None:
+        self.fields = fields
+        self.enqueue_us = _enqueue_us(fields, fallback_ms)
+
+    @cached_property
+    def key_hashes(self) -> frozenset[str]:
+        from apps.compliance.subject_key_rules import cached_rules
+        from apps.compliance.subject_keys import extract
+
+        try:
+            tags = json.loads(self.fields.get("tags") or "{}")
+        except ValueError:
+            tags = {}
+        return frozenset(extract(cached_rules(), payload=self.fields.get("payload"), tags=tags))
+
+    @cached_property
+    def payload_hash(self) -> str:
+        payload = self.fields.get("payload")
+        return payload_digest(payload.encode()).hex() if payload else ""
+
+
+def entry_covered(selections, fields: dict, fallback_ms: int) -> bool:
+    """Does a raw entry (stream or dead letter, field names to text) fall in a selection?"""
+    entry = Entry(fields, fallback_ms)
+    return any(s.covers(entry) for s in selections)
 
 
 def entry_held(holds, fields: dict, fallback_ms: int) -> list[Held]:
     """The holds that keep a raw entry (field names to text), dated as `entry_covered` dates it."""
-    enqueue_us = _enqueue_us(fields, fallback_ms)
-    return [held for held in holds if held.covers(enqueue_us, fields)]
+    entry = Entry(fields, fallback_ms)
+    return [held for held in holds if held.covers(entry)]
 
 
 def _enqueue_us(fields: dict, fallback_ms: int) -> int:

@@ -60,7 +60,7 @@ def preview_purge(selections: list[Selection], holds=None) -> PurgePreview:
     preview = PurgePreview(selections=selections)
     if not selections:
         return preview
-    preview.held = _held_counts(selections, holds)
+    preview.held = held_counts(selections, holds)
     where, params = sql(selections)
     count, oldest, newest, queues = ch.query(
         f"SELECT count(), min(enqueue_time), max(enqueue_time), arraySort(groupUniqArray(toString(queue))) "
@@ -73,7 +73,7 @@ def preview_purge(selections: list[Selection], holds=None) -> PurgePreview:
     return preview
 
 
-def _held_counts(selections: list[Selection], holds) -> list[dict]:
+def held_counts(selections: list[Selection], holds) -> list[dict]:
     """How many records of the selection each hold keeps (a record two holds match counts for both)."""
     if not holds:
         return []

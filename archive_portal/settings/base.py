@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.approvals",
     "apps.compliance",
+    "apps.erasure",
 ]
 
 MIDDLEWARE = [
@@ -153,6 +154,7 @@ CELERY_TASK_ROUTES = {
     "apps.schemas.tasks.*": {"queue": WAREHOUSE_QUEUE},
     "apps.retention.tasks.*": {"queue": WAREHOUSE_QUEUE},
     "apps.rehydration.tasks.*": {"queue": WAREHOUSE_QUEUE},
+    "apps.erasure.tasks.*": {"queue": WAREHOUSE_QUEUE},
 }
 
 # --- The archive stream (contract v1, docs/stream-contract.md) ---------------

@@ -1,0 +1,21 @@
+"""Erasure work on the warehouse worker: the preview that opens the approval, and the run."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from apps.accounts.actors import Actor
+
+
+@shared_task(name="apps.erasure.tasks.erasure_preview")
+def erasure_preview(*, request_id: int, actor: dict | None = None) -> dict:
+    from apps.erasure.services import erasure_preview as preview
+
+    return preview(request_id=request_id, actor=Actor.from_task(actor))
+
+
+@shared_task(name="apps.erasure.tasks.erasure_execute")
+def erasure_execute(*, request_id: int) -> dict:
+    from apps.erasure.services import erasure_run
+
+    return erasure_run(request_id=request_id)

@@ -1,0 +1,32 @@
+"""Place: the subject index, ClickHouse `subject_index` (key hash -> days holding that subject's records).
+
+It holds keyed hashes, no record; an erasure removes the erased keys' rows, a purge by age leaves
+it (a day that no longer holds the records costs a lookup nothing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+NAME = "subject_index"
+
+
+@dataclass
+class Found:
+    key_hashes: list[str] = field(default_factory=list)
+    rows: int = 0
+
+    def summary(self) -> dict:
+        return {"rows": self.rows}
+
+
+def preview(selections) -> Found:
+    from apps.compliance import subject_index
+
+    hashes = sorted({h for s in selections for h in getattr(s, "key_hashes", ())})
+    return Found(hashes, subject_index.count(hashes) if hashes else 0)
+
+
+def remove(found: Found) -> dict:
+    from apps.compliance import subject_index
+
+    return {"rows": subject_index.remove(found.key_hashes) if found.key_hashes else 0}

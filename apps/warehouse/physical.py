@@ -1,0 +1,100 @@
+"""Physical removal of rows from a MergeTree table: not masked, gone from every part on disk.
+
+A lightweight DELETE only masks rows (`apply_deleted_mask = 0` still reads them), and a mutation
+(`ALTER TABLE ... DELETE`) rewrites the parts holding them but leaves the old parts on disk,
+inactive, until `old_parts_lifetime` (8 minutes by default) and the cleanup thread's delay have
+passed. So a removal here: notes the active parts that hold the rows (masked rows included), runs
+the mutation synchronously, lets the table clean up its inactive parts within about a second for
+a moment, and waits until those parts' directories are gone, then restores the table's settings.
+The mutation's predicate (kept as text in `system.mutations`) names stream ids only.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from apps.core import faults
+from apps.warehouse import client as ch
+
+_QUICK_CLEANUP = {"old_parts_lifetime": 1, "cleanup_delay_period": 1, "max_cleanup_delay_period": 1,
+                  "cleanup_delay_period_random_add": 0}
+WAIT_FOR_CLEANUP_S = 120.0
+_ALL_ROWS = {"apply_deleted_mask": 0}  # masked (lightweight-deleted, not yet merged) rows too
+
+
+@dataclass
+class Removed:
+    records: int
+    parts: list[str]  # the parts that held them, now gone from disk
+
+    def as_dict(self) -> dict:
+        return {"records": self.records, "parts_rewritten": len(self.parts)}
+
+
+def rows_matching(table: str, where: str, params: dict) -> list[tuple[str, str]]:
+    """(stream_id, day) of the rows matching, masked ones included."""
+    rows = ch.query(f"SELECT stream_id, toString(toDate(enqueue_time)) FROM {{db}}.{ch.identifier(table)} "
+                    f"WHERE {where}", tag="erasure", parameters=params, settings_=_ALL_ROWS).result_rows
+    return [(sid, day) for sid, day in rows]
+
+
+def _parts_holding(table: str, stream_ids: list[str], days: list[str]) -> list[tuple[str, str]]:
+    rows = ch.query(f"SELECT DISTINCT _part FROM {{db}}.{ch.identifier(table)} "
+                    "WHERE toDate(enqueue_time) IN {days:Array(Date)} AND stream_id IN {ids:Array(String)}",
+                    tag="erasure", parameters={"days": days, "ids": stream_ids}, settings_=_ALL_ROWS).result_rows
+    names = [name for (name,) in rows]
+    if not names:
+        return []
+    found = ch.query("SELECT name, path FROM system.parts WHERE database = {database:String} AND table = {t:String} "
+                     "AND name IN {names:Array(String)}", tag="erasure",
+                     parameters={"database": ch.database(), "t": table, "names": names}).result_rows
+    return [(name, path) for name, path in found]
+
+
+def remove_rows(table: str, stream_ids: list[str], days: list[str], *, checkpoint: str = "") -> Removed:
+    """Remove these rows (by stream id, within these days) from every part, physically. Idempotent."""
+    if not stream_ids:
+        return Removed(0, [])
+    name = ch.identifier(table)
+    parts = _parts_holding(table, stream_ids, days)
+    present = len(rows_matching(table, "toDate(enqueue_time) IN {days:Array(Date)} AND stream_id IN {ids:Array(String)}",
+                                {"days": days, "ids": stream_ids}))
+    settings_sql = ", ".join(f"{k} = {v}" for k, v in _QUICK_CLEANUP.items())
+    ch.command(f"ALTER TABLE {{db}}.{name} MODIFY SETTING {settings_sql}", tag="erasure")
+    try:
+        ch.command(f"ALTER TABLE {{db}}.{name} DELETE WHERE toDate(enqueue_time) IN {{days:Array(Date)}} "
+                   "AND stream_id IN {ids:Array(String)}", tag="erasure",
+                   parameters={"days": days, "ids": stream_ids}, settings_={"mutations_sync": 2})
+        if checkpoint:
+            faults.checkpoint(checkpoint)
+        _wait_until_gone(table, parts)
+    finally:
+        ch.command(f"ALTER TABLE {{db}}.{name} RESET SETTING {', '.join(_QUICK_CLEANUP)}", tag="erasure")
+    return Removed(present, [p for p, _ in parts])
+
+
+def _wait_until_gone(table: str, parts: list[tuple[str, str]]) -> None:
+    deadline = time.monotonic() + WAIT_FOR_CLEANUP_S
+    names = [name for name, _ in parts]
+    while True:
+        listed = ch.query("SELECT count() FROM system.parts WHERE database = {database:String} AND table = {t:String} "
+                          "AND name IN {names:Array(String)}", tag="erasure",
+                          parameters={"database": ch.database(), "t": table, "names": names}).result_rows[0][0]
+        on_disk = [path for _, path in parts if path and os.path.exists(path)]
+        if not listed and not on_disk:
+            return
+        if time.monotonic() > deadline:
+            raise ch.WarehouseError(f"{table}: {len(on_disk) or listed} old parts still on disk after "
+                                    f"{WAIT_FOR_CLEANUP_S:.0f} s; the erasure is retried")
+        time.sleep(0.25)
+
+
+def inactive_parts_before(table: str, moment_epoch: float, days: list[str]) -> list[str]:
+    """Inactive parts of these days' partitions modified before a moment (verification)."""
+    rows = ch.query("SELECT name FROM system.parts WHERE database = {database:String} AND table = {t:String} "
+                    "AND NOT active AND partition IN {days:Array(String)} AND toUnixTimestamp(modification_time) < {m:Int64}",
+                    tag="verify", parameters={"database": ch.database(), "t": table, "days": days,
+                                              "m": int(moment_epoch)}).result_rows
+    return [name for (name,) in rows]
