@@ -30,7 +30,7 @@ class FieldSpec:
     name: str
     kind: str
     nullable: bool = False
-    default: Any = None  # a JSON value: text, an integer (epoch ms for time), null, or {} for tags
+    default: Any = None  # a JSON value: text, an integer (epoch ms for time), null, {} for tags or [] for keys
     added_in: int = 1
     deprecated_in: int | None = None
     doc: str = ""
@@ -60,14 +60,14 @@ class SchemaSpec:
 def kind_default(kind: str, nullable: bool) -> Any:
     if nullable or kind == "time":
         return None
-    return {"string": "", "lowcard": "", "int": 0, "long": 0, "tags": {}}[kind]
+    return {"string": "", "lowcard": "", "int": 0, "long": 0, "tags": {}, "keys": []}[kind]
 
 
 def storage_default(spec: FieldSpec) -> Any:
     """The default as `Column.default` holds it: hashable, times in microseconds."""
     if spec.default is None:
         return None
-    if spec.kind == "tags":
+    if spec.kind in ("tags", "keys"):
         return ()
     if spec.kind == "time":
         return spec.default * 1000
@@ -91,6 +91,8 @@ def default_problem(kind: str, nullable: bool, default: Any) -> str | None:
         return None
     if kind == "tags":
         return None if default == {} else "must be {} (an empty map)"
+    if kind == "keys":
+        return None if default == [] else "must be [] (no keys)"
     return None
 
 
@@ -165,6 +167,9 @@ def parse_spec(data: Any, *, current: SchemaSpec) -> SchemaSpec:
             continue
         if kind == "tags" and values["nullable"]:
             problems.append(f"{name}: tags cannot be nullable (an empty map, the default {{}}, means none)")
+            continue
+        if kind == "keys" and values["nullable"]:
+            problems.append(f"{name}: keys cannot be nullable (an empty list, the default [], means none)")
             continue
         for key in ("added_in", "deprecated_in"):
             value = values[key]

@@ -125,6 +125,8 @@ def test_every_reason_at_once(v3_file):
         ({"version": 2, "fields": [{"name": "x", "kind": "time", "default": 1764000000}]}, "epoch milliseconds"),
         ({"version": 2, "fields": [{"name": "x", "kind": "tags", "default": {"a": "b"}}]}, "must be {}"),
         ({"version": 2, "fields": [{"name": "x", "kind": "tags", "nullable": True}]}, "tags cannot be nullable"),
+        ({"version": 2, "fields": [{"name": "x", "kind": "keys", "default": ["a"]}]}, "must be [] (no keys)"),
+        ({"version": 2, "fields": [{"name": "x", "kind": "keys", "nullable": True}]}, "keys cannot be nullable"),
         ({"version": 2, "fields": [{"name": "job_id"}, {"name": "job_id"}]}, "job_id: listed twice"),
         ({"version": 2, "fields": [{"name": "job_id", "colour": "red"}]}, "job_id: unknown keys: colour"),
     ],

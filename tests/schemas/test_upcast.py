@@ -83,9 +83,11 @@ EVERY_KIND = [
     {"name": "bytes_out", "kind": "long", "default": 0},
     {"name": "deadline", "kind": "time", "default": 1_764_000_000_000},
     {"name": "labels", "kind": "tags", "default": {}},
+    {"name": "owner_keys", "kind": "keys", "default": []},
 ]
+# Keys are the archive's to compute: what an entry sends under their name is ignored, like a field it does not know.
 SENT = {b"note": b"hello", b"zone": b"z1", b"cpu_ms": b"-42", b"bytes_out": b"5000000000",
-        b"deadline": b"1764000009000", b"labels": b'{"a":"b"}'}
+        b"deadline": b"1764000009000", b"labels": b'{"a":"b"}', b"owner_keys": b'["0123456789abcdef"]'}
 
 
 def _every_kind_spec() -> dict:
@@ -111,11 +113,11 @@ def test_every_kind_is_upcast_alike_on_both_paths(db):
     names = [f["name"] for f in EVERY_KIND]
     rows = [{k: r[k] for k in names} for r in table.to_pylist()]
     defaults = {"note": "n/a", "zone": None, "cpu_ms": -1, "bytes_out": 0,
-                "deadline": rows[0]["deadline"], "labels": []}
+                "deadline": rows[0]["deadline"], "labels": [], "owner_keys": []}
     assert rows[0] == rows[2] == rows[3] == defaults
     assert rows[0]["deadline"].timestamp() == 1_764_000_000
     assert rows[1] == {"note": "hello", "zone": "z1", "cpu_ms": -42, "bytes_out": 5_000_000_000,
-                       "deadline": rows[1]["deadline"], "labels": [("a", "b")]}
+                       "deadline": rows[1]["deadline"], "labels": [("a", "b")], "owner_keys": []}
     assert rows[1]["deadline"].timestamp() == 1_764_000_009
 
 
@@ -132,11 +134,22 @@ def test_every_kind_evolves_both_tiers(archive):
     archive.redis.xadd(archive.stream, {**base, b"job_id": b"new", b"schema_version": b"2", **SENT})
     assert Exporter().run().records == 1
 
-    warm = ch.query("SELECT job_id, note, zone, cpu_ms, bytes_out, toUnixTimestamp(deadline), labels "
+    warm = ch.query("SELECT job_id, note, zone, cpu_ms, bytes_out, toUnixTimestamp(deadline), labels, owner_keys "
                     "FROM {db}.jobs_archive ORDER BY job_id", tag="test").result_rows
-    assert warm == [("new", "hello", "z1", -42, 5_000_000_000, 1_764_000_009, {"a": "b"}),
-                    ("old", "n/a", None, -1, 0, 1_764_000_000, {})]
+    assert warm == [("new", "hello", "z1", -42, 5_000_000_000, 1_764_000_009, {"a": "b"}, []),
+                    ("old", "n/a", None, -1, 0, 1_764_000_000, {}, [])]
     cold = {r["job_id"]: r for r in archive.iceberg_rows().to_pylist()}
     assert cold["old"]["note"] == "n/a" and cold["old"]["cpu_ms"] == -1 and cold["old"]["zone"] is None
     assert cold["old"]["deadline"].timestamp() == 1_764_000_000 and not cold["old"]["labels"]
     assert cold["new"]["bytes_out"] == 5_000_000_000 and cold["new"]["labels"] == [("a", "b")]
+    assert not cold["old"]["owner_keys"] and cold["new"]["owner_keys"] == []
+    described = dict(ch.query("SELECT name, type FROM system.columns WHERE database = {d:String} "
+                              "AND table = 'jobs_all'", tag="test", parameters={"d": archive.database}).result_rows)
+    assert described["owner_keys"] == "Array(String)"
+    # ClickHouse reads the optional Iceberg list as Array(Nullable(String)); a file written before the
+    # field reads [] there (pyiceberg: None); jobs_all gives Array(String) either way.
+    cold_keys = ch.query("SELECT job_id, owner_keys, toTypeName(owner_keys) FROM {db}.jobs_cold ORDER BY job_id",
+                         tag="test").result_rows
+    assert cold_keys == [("new", [], "Array(Nullable(String))"), ("old", [], "Array(Nullable(String))")]
+    assert ch.query("SELECT job_id, owner_keys FROM {db}.jobs_all ORDER BY job_id", tag="test").result_rows == [
+        ("new", []), ("old", [])]
