@@ -168,12 +168,14 @@ def _count_table(looking: _Looking, table: str) -> tuple[int, int]:
 
 
 def _leftover_parts(table: str, since: datetime, partitions: list[str] | None) -> list[str]:
-    """Inactive or detached parts older than the erasure, in the partitions that held the subject
-    (None: all of the table's): SQL cannot read them, so none may be left."""
+    """Inactive parts with rows, or detached parts, older than the erasure, in the partitions that
+    held the subject (None: all of the table's): SQL cannot read them, so none may be left. (A part
+    a mutation emptied is inactive at once and holds no row.)"""
     moment = int(since.timestamp())
     where = " AND partition IN {p:Array(String)}" if partitions is not None else ""
     inactive = ch.query("SELECT name FROM system.parts WHERE database = {d:String} AND table = {t:String} "
-                        f"AND NOT active AND toUnixTimestamp(modification_time) <= {{m:Int64}}{where}", tag="verify",
+                        f"AND NOT active AND rows > 0 AND toUnixTimestamp(modification_time) <= {{m:Int64}}{where}",
+                        tag="verify",
                         parameters={"d": ch.database(), "t": table, "m": moment,
                                     "p": partitions or []}).result_rows
     detached = ch.query("SELECT name FROM system.detached_parts WHERE database = {d:String} AND table = {t:String}",
