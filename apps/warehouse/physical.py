@@ -92,12 +92,3 @@ def _wait_until_gone(table: str, parts: list[tuple[str, str]]) -> None:
             raise ch.WarehouseError(f"{table}: {len(on_disk) or listed} old parts still on disk after "
                                     f"{WAIT_FOR_CLEANUP_S:.0f} s; the erasure is retried")
         time.sleep(0.25)
-
-
-def inactive_parts_before(table: str, moment_epoch: float, days: list[str]) -> list[str]:
-    """Inactive parts of these days' partitions modified before a moment (verification)."""
-    rows = ch.query("SELECT name FROM system.parts WHERE database = {database:String} AND table = {t:String} "
-                    "AND NOT active AND partition IN {days:Array(String)} AND toUnixTimestamp(modification_time) < {m:Int64}",
-                    tag="verify", parameters={"database": ch.database(), "t": table, "days": days,
-                                              "m": int(moment_epoch)}).result_rows
-    return [name for (name,) in rows]
