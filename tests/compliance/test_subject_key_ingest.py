@@ -191,3 +191,13 @@ def test_the_column_is_extract_of_every_record():
     assert sum(1 for keys in expected if keys) >= 10  # most of them hold a key: the shortcut skipped none
     assert subject_keys_column([], pa.array(raw, pa.binary()), pa.array([[]] * len(raw),
                                pa.map_(pa.string(), pa.string()))).to_pylist() == [[]] * len(raw)
+
+
+def test_without_the_secret_every_batch_is_refused(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.ARCHIVE_SUBJECT_KEY_SECRET = ""
+    nobody = pa.array([b'{"n": 1}'], pa.binary()), pa.array([[]], pa.map_(pa.string(), pa.string()))
+    with pytest.raises(ImproperlyConfigured, match="ARCHIVE_SUBJECT_KEY_SECRET"):
+        subject_keys_column(DEFAULT_RULES, *nobody)  # also when no record names anybody
+    assert subject_keys_column([], *nobody).to_pylist() == [[]]  # no rules: nothing to hash

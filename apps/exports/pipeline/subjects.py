@@ -58,6 +58,8 @@ def subject_keys_column(rules: list[Rule], payloads: pa.Array, tags: pa.Array) -
     `payloads` are the payloads as received (binary, null where none), `tags` the records' tags
     (map<string, string>), one row per record."""
     n = len(payloads)
+    if rules:
+        subject_keys.secret()  # unset: every batch is refused, not only those that hold an identifier
     payload_fields = [r.field for r in rules if r.source == "payload"]
     tag_fields = [r.field for r in rules if r.source == "tag"]
     in_payload = _maybe_in_payload(payloads, payload_fields) if payload_fields and n else np.zeros(n, dtype=bool)
