@@ -180,7 +180,8 @@ def test_the_column_is_extract_of_every_record():
         '["email", "user_id"]', '{"email": {"nested": 1}}', "", None, '{"email": "x@y.z"', b"\xff\xfe{}",
         '{"e\\u006dail": "esc@x.org"}', '{"user_id": "  "}', '{"email": "last@x.org", "email": "dup@x.org"}',
     ]
-    tags = [{"user_id": "t1"} if i % 3 == 0 else ({"other": "x"} if i % 3 == 1 else None) for i in range(len(payloads))]
+    choices = ({"user_id": "t1"}, {"other": "x"}, None, {"user_id": "  ", "x": "y"}, {"user_id": "T1 "})
+    tags = [choices[i % len(choices)] for i in range(len(payloads))]
     raw = [p.encode() if isinstance(p, str) else p for p in payloads]
     column = subject_keys_column(rules, pa.array(raw, pa.binary()),
                                  pa.array([list(t.items()) if t else [] for t in tags],
