@@ -1,7 +1,7 @@
 """Legal holds: records that must be kept whatever the retention says, until a hold is released.
 
-A hold matches records by queue, tenant, job ids and an enqueue-date range (every criterion given
-must match). Placing one needs one compliance officer; releasing one needs an approval.
+A hold matches records by queue, tenant, job ids, subject keys (keyed hashes: a person) and an
+enqueue-date range (every criterion given must match). Placing one needs one compliance officer; releasing one needs an approval.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ class LegalHold(models.Model):
     tenant = models.CharField(max_length=128, blank=True, help_text="Only this tenant id (empty: any)")
     job_ids = ArrayField(models.CharField(max_length=128), default=list, blank=True,
                          help_text="Only these job ids (empty: any)")
+    subject_keys = ArrayField(models.CharField(max_length=64), default=list, blank=True,
+                              help_text="Only records of these people: subject key hashes (KEY=VALUE is hashed "
+                                        "when the hold is placed; empty: anyone's)")
     date_from = models.DateField(null=True, blank=True, help_text="Enqueued on or after this day (UTC)")
     date_to = models.DateField(null=True, blank=True, help_text="Enqueued on or before this day (UTC)")
     reason = models.TextField(help_text="Why the records must be kept (the matter, the request)")
@@ -41,7 +44,7 @@ class LegalHold(models.Model):
         ordering = ["-placed_at"]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(queue="", tenant="", job_ids=[], date_from=None, date_to=None),
+                condition=~Q(queue="", tenant="", job_ids=[], subject_keys=[], date_from=None, date_to=None),
                 name="hold_has_a_criterion"),
             models.CheckConstraint(
                 condition=Q(date_from__isnull=True) | Q(date_to__isnull=True) | Q(date_from__lte=models.F("date_to")),
@@ -61,6 +64,8 @@ class LegalHold(models.Model):
             parts.append(f"tenant={self.tenant}")
         if self.job_ids:
             parts.append(f"{len(self.job_ids)} job id{'s' if len(self.job_ids) != 1 else ''}")
+        if self.subject_keys:
+            parts.append(f"{len(self.subject_keys)} subject key{'s' if len(self.subject_keys) != 1 else ''}")
         if self.date_from or self.date_to:
             parts.append(f"enqueued {self.date_from or '...'} to {self.date_to or '...'}")
         return ", ".join(parts)

@@ -18,6 +18,7 @@ def held(hold: LegalHold) -> Held:
     """A hold as the criteria the places match records by (its date range, whole UTC days)."""
     return Held(hold_id=hold.pk, label=f"hold {hold.pk} ({hold.criteria_label}): {hold.reason[:80]}",
                 queue=hold.queue or None, tenant=hold.tenant or None, job_ids=tuple(hold.job_ids),
+                key_hashes=tuple(hold.subject_keys),
                 start=_start(hold.date_from), end=_start(hold.date_to + timedelta(days=1)) if hold.date_to else None)
 
 
@@ -37,6 +38,7 @@ def holds_overdue(today: date | None = None) -> QuerySet[LegalHold]:
 
 def hold_criteria(hold: LegalHold) -> dict:
     return {"queue": hold.queue, "tenant": hold.tenant, "job_ids": list(hold.job_ids),
+            "subject_keys": list(hold.subject_keys),
             "date_from": hold.date_from.isoformat() if hold.date_from else None,
             "date_to": hold.date_to.isoformat() if hold.date_to else None}
 

@@ -14,7 +14,7 @@ from apps.accounts.actors import Actor, require_permission
 from apps.approvals.models import Approval, ApprovalAction, ApprovalState
 from apps.approvals.services import ApprovalRefused, approval_request
 from apps.audit.services import audit_record
-from apps.compliance import selectors
+from apps.compliance import selectors, subject_key_rules, subject_keys
 from apps.compliance.models import HoldState, LegalHold
 
 REVIEW_AFTER = timedelta(days=90)  # a hold placed without a review date is due for review then
@@ -25,10 +25,16 @@ class HoldRefused(ValueError):
 
 
 def hold_place(*, actor: Actor, reason: str, queue: str = "", tenant: str = "", job_ids: list[str] | None = None,
-               date_from: date | None = None, date_to: date | None = None, owner: str | None = None,
-               review_on: date | None = None) -> LegalHold:
-    """Place a hold: from now on no purge, retention run or trim removes the records it matches."""
+               subjects: list[str] | None = None, date_from: date | None = None, date_to: date | None = None,
+               owner: str | None = None, review_on: date | None = None) -> LegalHold:
+    """Place a hold: from now on no purge, retention run, trim or erasure removes the records it matches.
+    `subjects` are KEY=VALUE pairs, kept only as their keyed hashes."""
     require_permission(actor, "compliance.add_legalhold")
+    try:
+        configured = subject_key_rules.rules()
+        key_hashes = sorted({subject_keys.parse_pair(p, configured) for p in subjects or [] if p.strip()})
+    except subject_keys.SubjectKeyError as exc:
+        raise HoldRefused(str(exc)) from None
     placed_by = actor.user
     if placed_by is None:
         raise HoldRefused("a hold needs a portal user who answers for it (on the command line: --by USERNAME)")
@@ -38,13 +44,14 @@ def hold_place(*, actor: Actor, reason: str, queue: str = "", tenant: str = "", 
         if owner_user is None:
             raise HoldRefused(f"no active portal user {owner!r} to own the hold")
     job_ids = sorted({j.strip() for j in job_ids or [] if j.strip()})
-    hold = LegalHold(queue=queue.strip(), tenant=tenant.strip(), job_ids=job_ids, date_from=date_from,
+    hold = LegalHold(queue=queue.strip(), tenant=tenant.strip(), job_ids=job_ids, subject_keys=key_hashes,
+                     date_from=date_from,
                      date_to=date_to, reason=reason.strip(), owner=owner_user, placed_by=placed_by,
                      review_on=review_on or (timezone.now() + REVIEW_AFTER).date())
     if not hold.reason:
         raise HoldRefused("say why the records must be kept: a hold needs a reason")
     if not hold.criteria_label:
-        raise HoldRefused("a hold needs at least one criterion: a queue, a tenant, job ids or a date range")
+        raise HoldRefused("a hold needs at least one criterion: a queue, a tenant, job ids, subject keys or a date range")
     if date_from and date_to and date_from > date_to:
         raise HoldRefused(f"the date range ends ({date_to}) before it starts ({date_from})")
     try:
@@ -63,6 +70,7 @@ def _criteria_summary(hold: LegalHold) -> dict:
     """What the audit chain keeps of a hold's criteria: job ids only counted (they identify people's jobs)."""
     criteria = selectors.hold_criteria(hold)
     criteria["job_ids"] = len(criteria["job_ids"])
+    criteria["subject_keys"] = len(criteria["subject_keys"])
     return criteria
 
 

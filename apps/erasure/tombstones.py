@@ -79,3 +79,23 @@ def remember(request, *, key_hashes, job_ids) -> int:
     before = Tombstone.objects.filter(request=request).count()
     Tombstone.objects.bulk_create(rows, ignore_conflicts=True)
     return Tombstone.objects.filter(request=request).count() - before
+
+
+def erased_in_table(table: str) -> tuple[list[str], list[str]]:
+    """(stream ids, days) of the rows of a ClickHouse record table that carry a tombstoned identifier
+    (a rehydrated copy of cold days, say), so they can be removed before anyone reads them."""
+    from apps.warehouse import client as ch
+
+    keys, jobs = _current()
+    found: set[tuple[str, str]] = set()
+    name = ch.identifier(table)
+    if keys:
+        rows = ch.query(f"SELECT stream_id, toString(toDate(enqueue_time)) FROM {{db}}.{name} "
+                        "WHERE hasAny(subject_keys, {k:Array(String)})", tag="erasure",
+                        parameters={"k": sorted(keys)}).result_rows
+        found.update((sid, day) for sid, day in rows)
+    if jobs:
+        rows = ch.query(f"SELECT stream_id, toString(toDate(enqueue_time)), job_id FROM {{db}}.{name}",
+                        tag="erasure").result_rows
+        found.update((sid, day) for sid, day, job_id in rows if job_hash(job_id) in jobs)
+    return sorted(sid for sid, _ in found), sorted({day for _, day in found})

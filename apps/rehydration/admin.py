@@ -11,8 +11,8 @@ from django.template.defaultfilters import filesizeformat
 from apps.accounts.actors import Actor
 from apps.core.durations import DurationError, parse_duration
 from apps.rehydration import services
-from apps.warehouse import dispatch
 from apps.rehydration.models import Rehydration, RehydrationState
+from apps.warehouse import dispatch
 
 
 class RehydrationRequestForm(forms.ModelForm):

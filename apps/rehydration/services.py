@@ -14,12 +14,14 @@ from django.utils import timezone
 from apps.accounts.actors import Actor, audit_context, require_permission
 from apps.audit.services import audit_record
 from apps.core.durations import format_duration, parse_duration
+from apps.erasure.tombstones import erased_in_table
 from apps.places import rehydrated
 from apps.rehydration import tables
 from apps.rehydration.models import Rehydration, RehydrationState
 from apps.retention.locks import one_run_at_a_time
 from apps.retention.selectors import removals_not_finished_before
 from apps.warehouse import dispatch as warehouse
+from apps.warehouse.physical import remove_rows
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +141,9 @@ def rehydration_run(*, rehydration_id: str) -> dict:
         if not error:
             for selections in removals_not_finished_before(rehydration.started_at):
                 rehydrated.remove_from(rehydration.table_name, selections)
+            # Erased people stay erased: records a tombstone names are not restored into the copy.
+            stream_ids, days = erased_in_table(rehydration.table_name)
+            remove_rows(rehydration.table_name, stream_ids, days)
     return as_dict(rehydration)
 
 

@@ -20,6 +20,9 @@ def register(sub) -> None:
     add.add_argument("--tenant", default="", help="records of this tenant id")
     add.add_argument("--job-id", dest="job_ids", action="append", default=[], metavar="ID",
                      help="records of this job (repeat for more)")
+    add.add_argument("--subject", dest="subjects", action="append", default=[], metavar="KEY=VALUE",
+                     help="records of this person, e.g. email=ann@example.org (repeat for more; only the keyed "
+                          "hash is kept)")
     add.add_argument("--from", dest="date_from", type=day, default=None, metavar="DATE",
                      help="records enqueued on or after this day (UTC)")
     add.add_argument("--to", dest="date_to", type=day, default=None, metavar="DATE",
@@ -50,7 +53,8 @@ def handle_add(cmd, options):
 
     try:
         hold = hold_place(actor=actor(options["by"]), reason=options["reason"], queue=options["queue"],
-                          tenant=options["tenant"], job_ids=options["job_ids"], date_from=options["date_from"],
+                          tenant=options["tenant"], job_ids=options["job_ids"], subjects=options["subjects"],
+                          date_from=options["date_from"],
                           date_to=options["date_to"], owner=options["owner"], review_on=options["review_on"])
     except (HoldRefused, PermissionDenied) as exc:
         raise CommandError(str(exc)) from None
