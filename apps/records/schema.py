@@ -100,6 +100,9 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 TIME_PARTITION_COLUMN = "enqueue_time"
+# Added by version 2, which the archive ships (apps.schemas.spec.shipped_specs): the keyed hashes of
+# whose a record is, computed at ingest (apps.exports.pipeline.subjects), never sent by producers.
+SUBJECT_KEYS = "subject_keys"
 
 
 @dataclass(frozen=True)
