@@ -37,6 +37,7 @@ def test_migrated_table_matches_the_schema_and_the_snapshot(archive):
     assert rows == [(c.name, c.clickhouse_type) for c in registry.load_live().columns]
     assert rows[-1] == ("subject_keys", "Array(String)")
     _matches_snapshot("jobs_archive", archive.database)
+    _matches_snapshot("subject_index", archive.database)
 
 
 def test_migrate_twice_changes_nothing(archive):
