@@ -166,7 +166,12 @@ _INTEGER_TEXT = {"int": r"^-?[0-9]{1,9}$", "long": r"^-?[0-9]{1,18}$"}  # wider 
 
 
 def _added_column(fields: _Fields, column: Column, versions: pa.Array) -> tuple[pa.Array, pa.Array | None]:
-    """A field of a later schema version; rows of an older version get the default whatever they sent."""
+    """A field of a later schema version; rows of an older version get the default whatever they sent.
+
+    Keys are never read from the entries (the archive computes them): the column is the default
+    here, whatever was sent under its name."""
+    if column.kind == "keys":
+        return pa.array([[]] * fields.n, column.arrow_type), None
     text, bad = _strings(fields.column(column.name))
     if text.null_count == len(text):  # the common case: nobody sent it in this batch
         default = [] if column.kind == "tags" else column.default
