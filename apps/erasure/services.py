@@ -67,7 +67,7 @@ def erasure_file(*, actor: Actor, legal_basis: str, reason: str, subjects=(), jo
         audit_record(actor=actor, action="erasure.filed", target=_target(request),
                      details=_audit_details(request, legal_basis=request.legal_basis, due_on=request.due_on.isoformat()))
         if submit:
-            erasure_submit(request=request, actor=actor)
+            request = erasure_submit(request=request, actor=actor)  # the submitted row, not the draft in memory
     return request
 
 
