@@ -86,8 +86,8 @@ def test_deprecation_rules():
     assert _reasons(_candidate({"job_id": {"deprecated_in": NEXT}})) == [
         "job_id: cannot be deprecated (the archive keys, partitions or deduplicates by it)"]
     assert _reasons(_candidate({"subject_keys": {"deprecated_in": NEXT}})) == [
-        "subject_keys: cannot be deprecated (the archive computes it at ingest; erasure and subject access "
-        "find people by it)"]
+        ("subject_keys: cannot be deprecated (the archive computes it at ingest; erasure and subject access "
+         "find people by it)")]
     assert _reasons(_candidate({"worker_id": {"deprecated_in": NEXT + 3}})) == [
         f"worker_id: deprecated_in must be {NEXT}, the version that deprecates it"]
     deprecating = parse_spec(_candidate({"worker_id": {"deprecated_in": NEXT}}), current=CURRENT)
