@@ -169,11 +169,14 @@ def _count_table(looking: _Looking, table: str) -> tuple[int, int]:
 
 def _leftover_parts(table: str, since: datetime, partitions: list[str] | None) -> list[str]:
     """Inactive or detached parts older than the erasure, in the partitions that held the subject
-    (None: all of the table's): SQL cannot read them, so none may be left."""
+    (None: all of the table's): SQL cannot read them, so none may be left. An inactive part of no
+    rows holds nothing: the erasure's own mutation leaves one when it empties a part (ClickHouse
+    deactivates an empty part at once and removes it later), so it is not a leftover."""
     moment = int(since.timestamp())
     where = " AND partition IN {p:Array(String)}" if partitions is not None else ""
     inactive = ch.query("SELECT name FROM system.parts WHERE database = {d:String} AND table = {t:String} "
-                        f"AND NOT active AND toUnixTimestamp(modification_time) <= {{m:Int64}}{where}", tag="verify",
+                        f"AND NOT active AND rows > 0 AND toUnixTimestamp(modification_time) <= {{m:Int64}}{where}",
+                        tag="verify",
                         parameters={"d": ch.database(), "t": table, "m": moment,
                                     "p": partitions or []}).result_rows
     detached = ch.query("SELECT name FROM system.detached_parts WHERE database = {d:String} AND table = {t:String}",
