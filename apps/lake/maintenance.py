@@ -179,14 +179,18 @@ def erase_where(expression: BooleanExpression, reference: str) -> None:
 
 
 def expire_snapshots_before_erasure(reference: str) -> int:
-    """Expire every snapshot older than the erasure's own (they may read the old files); never the current."""
+    """Expire every snapshot older than the erasure's last one (they may read the old files); never the current.
+
+    One delete can commit several snapshots (pyiceberg drops whole files in a DELETE snapshot and
+    rewrites the others in an OVERWRITE one), each marked with the reference; all but the last
+    still reference files holding the subject's rows, so the cutoff is the last of them."""
 
     def action(table: Table) -> int:
         marked = [s for s in table.snapshots() if (s.summary and s.summary.additional_properties.get(ERASURE_PROPERTY))
                   == reference]
         if not marked:
             return 0
-        cutoff = min(s.timestamp_ms for s in marked)
+        cutoff = max(s.timestamp_ms for s in marked)
         current = table.current_snapshot()
         old = [s.snapshot_id for s in table.snapshots()
                if s.timestamp_ms < cutoff and (current is None or s.snapshot_id != current.snapshot_id)]
