@@ -19,3 +19,10 @@ def erasure_execute(*, request_id: int) -> dict:
     from apps.erasure.services import erasure_run
 
     return erasure_run(request_id=request_id)
+
+
+@shared_task(name="apps.erasure.tasks.erasure_reap")
+def erasure_reap() -> list[int]:
+    from apps.erasure.services import erasure_reap as reap
+
+    return reap()

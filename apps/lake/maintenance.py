@@ -109,16 +109,22 @@ def compact_day(day: date) -> Compacted | None:
 def expire_snapshots(older_than: datetime) -> int:
     """Drop snapshots older than this (never the current one); returns how many went."""
     cutoff_ms = int(older_than.timestamp() * 1000)
+    return _expire_older_than(lambda table: cutoff_ms, "snapshot expiry")
+
+
+def _expire_older_than(cutoff_ms, what: str) -> int:
+    """Expire the snapshots older than `cutoff_ms(table)` (None: none), never the current one."""
 
     def action(table: Table) -> int:
+        cutoff = cutoff_ms(table)
         current = table.current_snapshot()
-        old = [s.snapshot_id for s in table.snapshots()
-               if s.timestamp_ms < cutoff_ms and (current is None or s.snapshot_id != current.snapshot_id)]
+        old = [s.snapshot_id for s in table.snapshots() if cutoff is not None and s.timestamp_ms < cutoff
+               and (current is None or s.snapshot_id != current.snapshot_id)]
         if old:
             table.maintenance.expire_snapshots().by_ids(old).commit()
         return len(old)
 
-    return with_commit_retries(action, "snapshot expiry")
+    return with_commit_retries(action, what)
 
 
 def _referenced(table: Table) -> set[str]:
@@ -178,34 +184,27 @@ def erase_where(expression: BooleanExpression, reference: str) -> None:
                         "erasure")
 
 
+def _erasure_ms(table: Table, reference: str, *, last: bool = False) -> int | None:
+    marked = [s.timestamp_ms for s in table.snapshots()
+              if s.summary and s.summary.additional_properties.get(ERASURE_PROPERTY) == reference]
+    if not marked:
+        return None
+    return max(marked) if last else min(marked)
+
+
 def expire_snapshots_before_erasure(reference: str) -> int:
     """Expire every snapshot older than the erasure's last one (they may read the old files); never the current.
 
     One delete can commit several snapshots (pyiceberg drops whole files in a DELETE snapshot and
     rewrites the others in an OVERWRITE one), each marked with the reference; all but the last
     still reference files holding the subject's rows, so the cutoff is the last of them."""
-
-    def action(table: Table) -> int:
-        marked = [s for s in table.snapshots() if (s.summary and s.summary.additional_properties.get(ERASURE_PROPERTY))
-                  == reference]
-        if not marked:
-            return 0
-        cutoff = max(s.timestamp_ms for s in marked)
-        current = table.current_snapshot()
-        old = [s.snapshot_id for s in table.snapshots()
-               if s.timestamp_ms < cutoff and (current is None or s.snapshot_id != current.snapshot_id)]
-        if old:
-            table.maintenance.expire_snapshots().by_ids(old).commit()
-        return len(old)
-
-    return with_commit_retries(action, "snapshot expiry after an erasure")
+    return _expire_older_than(lambda table: _erasure_ms(table, reference, last=True),
+                              "snapshot expiry after an erasure")
 
 
 def erasure_snapshot_ms(reference: str) -> int | None:
     """When the erasure's delete was committed (None: it matched nothing, or has not run)."""
-    marked = [s.timestamp_ms for s in load_table().snapshots()
-              if s.summary and s.summary.additional_properties.get(ERASURE_PROPERTY) == reference]
-    return min(marked) if marked else None
+    return _erasure_ms(load_table(), reference)
 
 
 def remove_unreferenced(paths: list[str], *, metadata_before_ms: int | None) -> dict:
@@ -235,16 +234,3 @@ def remove_unreferenced(paths: list[str], *, metadata_before_ms: int | None) -> 
         versions += found
     return {"files_removed": files, "versions_removed": versions, "still_referenced": len(still_referenced),
             "metadata_removed": len(stale_metadata)}
-
-
-def objects_under_location() -> list[dict]:
-    """Every object and version under the table's location: {key, version_id, size} (for verification)."""
-    table = load_table()
-    location = urlparse(table.location())
-    bucket, prefix = location.netloc, location.path.lstrip("/").rstrip("/") + "/"
-    found = []
-    for page in s3.client().get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-        for version in page.get("Versions", []):
-            found.append({"bucket": bucket, "key": version["Key"], "version_id": version.get("VersionId"),
-                          "size": version.get("Size", 0)})
-    return found

@@ -14,8 +14,11 @@ from apps.rehydration.models import TABLE_PREFIX
 from apps.schemas.registry import load_live
 from apps.warehouse import client as ch
 from apps.warehouse.logical import cold_expression
+from apps.warehouse.physical import PROMPT_CLEANUP
 
 _TABLE = re.compile(r"^rehydrated_[0-9a-f]{12}$")
+# An erasure waits for replaced parts to leave the disk: the cleanup thread looks every second.
+_PROMPT_CLEANUP = ", ".join(f"{k} = {v}" for k, v in PROMPT_CLEANUP.items())
 
 
 def _checked(table: str) -> str:
@@ -37,6 +40,7 @@ def create_from_cold(*, table: str, start: datetime, end: datetime, queues: list
     # so the Iceberg reader can skip the files of other days.
     ch.command(
         f"CREATE TABLE {{db}}.{name} ({definitions}) ENGINE = MergeTree ORDER BY (queue, enqueue_time) "
+        f"SETTINGS {_PROMPT_CLEANUP} "
         f"AS SELECT {selected} FROM (SELECT * FROM {{db}}.jobs_cold "
         "WHERE enqueue_time >= {start:DateTime64(6, 'UTC')} AND enqueue_time < {end:DateTime64(6, 'UTC')}"
         f"{queue_filter})",

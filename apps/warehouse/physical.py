@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from apps.core import faults
 from apps.warehouse import client as ch
 
-_QUICK_CLEANUP = {"old_parts_lifetime": 1, "cleanup_delay_period": 1, "max_cleanup_delay_period": 1,
-                  "cleanup_delay_period_random_add": 0}
-WAIT_FOR_CLEANUP_S = 120.0
+# Kept: the cleanup thread looks every second (a look is cheap). Tables made before this was set
+# may sleep up to their old back-off (five minutes) once more, hence the wait below.
+PROMPT_CLEANUP = {"cleanup_delay_period": 1, "max_cleanup_delay_period": 1, "cleanup_delay_period_random_add": 0}
+# Only while erasing: replaced parts may go after a second instead of eight minutes.
+_SHORT_LIFETIME = {"old_parts_lifetime": 1}
+WAIT_FOR_CLEANUP_S = 330.0
 _ALL_ROWS = {"apply_deleted_mask": 0}  # masked (lightweight-deleted, not yet merged) rows too
 
 
@@ -61,7 +64,7 @@ def remove_rows(table: str, stream_ids: list[str], days: list[str], *, checkpoin
     parts = _parts_holding(table, stream_ids, days)
     present = len(rows_matching(table, "toDate(enqueue_time) IN {days:Array(Date)} AND stream_id IN {ids:Array(String)}",
                                 {"days": days, "ids": stream_ids}))
-    settings_sql = ", ".join(f"{k} = {v}" for k, v in _QUICK_CLEANUP.items())
+    settings_sql = ", ".join(f"{k} = {v}" for k, v in {**PROMPT_CLEANUP, **_SHORT_LIFETIME}.items())
     ch.command(f"ALTER TABLE {{db}}.{name} MODIFY SETTING {settings_sql}", tag="erasure")
     try:
         ch.command(f"ALTER TABLE {{db}}.{name} DELETE WHERE toDate(enqueue_time) IN {{days:Array(Date)}} "
@@ -71,7 +74,7 @@ def remove_rows(table: str, stream_ids: list[str], days: list[str], *, checkpoin
             faults.checkpoint(checkpoint)
         _wait_until_gone(table, parts)
     finally:
-        ch.command(f"ALTER TABLE {{db}}.{name} RESET SETTING {', '.join(_QUICK_CLEANUP)}", tag="erasure")
+        ch.command(f"ALTER TABLE {{db}}.{name} RESET SETTING {', '.join(_SHORT_LIFETIME)}", tag="erasure")
     return Removed(present, [p for p, _ in parts])
 
 
@@ -89,12 +92,3 @@ def _wait_until_gone(table: str, parts: list[tuple[str, str]]) -> None:
             raise ch.WarehouseError(f"{table}: {len(on_disk) or listed} old parts still on disk after "
                                     f"{WAIT_FOR_CLEANUP_S:.0f} s; the erasure is retried")
         time.sleep(0.25)
-
-
-def inactive_parts_before(table: str, moment_epoch: float, days: list[str]) -> list[str]:
-    """Inactive parts of these days' partitions modified before a moment (verification)."""
-    rows = ch.query("SELECT name FROM system.parts WHERE database = {database:String} AND table = {t:String} "
-                    "AND NOT active AND partition IN {days:Array(String)} AND toUnixTimestamp(modification_time) < {m:Int64}",
-                    tag="verify", parameters={"database": ch.database(), "t": table, "days": days,
-                                              "m": int(moment_epoch)}).result_rows
-    return [name for (name,) in rows]

@@ -5,6 +5,8 @@ from archive_portal.settings.env import env_bool, env_int, env_list, env_require
 
 DEBUG = False
 SECRET_KEY = env_required("DJANGO_SECRET_KEY")
+# Subject keys are hashed with it at ingest: without it nothing could be found for an erasure.
+ARCHIVE_SUBJECT_KEY_SECRET = env_required("ARCHIVE_SUBJECT_KEY_SECRET")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -93,3 +93,24 @@ def test_a_hold_by_date_range_keeps_the_records_of_those_days(archive):
     report = purge_approved("--older-than", "1d")
     assert report["plan"]["held"][0]["hold"] == hold.pk and report["plan"]["held"][0]["records"] == in_range
     assert jobs_all_counts()[0] == in_range
+
+
+def test_a_hold_by_subject_key_keeps_that_persons_records_in_every_tier(archive):
+    from tests.erasure.helpers import EMAIL, PREFIX, add, subject_entry
+    from tests.retention.helpers import DAY_MS
+
+    _, officer = four_eyes()
+    produce(archive, 100, now=T0, days=4, seed=9)
+    now_ms = int(T0.timestamp() * 1000)
+    add(archive, [subject_entry(i, now_ms - (i + 2) * DAY_MS) for i in range(3)])
+    export()
+    hold = hold_place(actor=Actor.of_user(officer), reason="subject's own complaint, case 9",
+                      subjects=[f"email= {EMAIL.upper()}"])
+    assert hold.subject_keys and EMAIL.lower() not in json.dumps(hold.subject_keys)
+    report = purge_approved("--older-than", "1d")
+    assert report["plan"]["held"][0]["hold"] == hold.pk and report["plan"]["held"][0]["records"] == 3
+    for table in ("jobs_archive", "jobs_cold", "jobs_all"):
+        kept = ch.query(f"SELECT count() FROM {{db}}.{table} WHERE startsWith(job_id, '{PREFIX}')",
+                        tag="test").result_rows[0][0]
+        assert kept == 3, table
+    assert jobs_all_counts()[0] == 3

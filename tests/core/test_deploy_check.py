@@ -17,6 +17,7 @@ def run_deploy_check(secret_key: str) -> subprocess.CompletedProcess:
     env.update(
         DJANGO_SETTINGS_MODULE="archive_portal.settings.production",
         DJANGO_SECRET_KEY=secret_key,
+        ARCHIVE_SUBJECT_KEY_SECRET=secrets.token_urlsafe(32),
         DJANGO_ALLOWED_HOSTS="archive.example.com",
     )
     # `check` without --database never connects to PostgreSQL, Redis, ClickHouse or S3.
