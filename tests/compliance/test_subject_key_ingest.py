@@ -180,7 +180,8 @@ def test_the_column_is_extract_of_every_record():
         '["email", "user_id"]', '{"email": {"nested": 1}}', "", None, '{"email": "x@y.z"', b"\xff\xfe{}",
         '{"e\\u006dail": "esc@x.org"}', '{"user_id": "  "}', '{"email": "last@x.org", "email": "dup@x.org"}',
     ]
-    tags = [{"user_id": "t1"} if i % 3 == 0 else ({"other": "x"} if i % 3 == 1 else None) for i in range(len(payloads))]
+    choices = ({"user_id": "t1"}, {"other": "x"}, None, {"user_id": "  ", "x": "y"}, {"user_id": "T1 "})
+    tags = [choices[i % len(choices)] for i in range(len(payloads))]
     raw = [p.encode() if isinstance(p, str) else p for p in payloads]
     column = subject_keys_column(rules, pa.array(raw, pa.binary()),
                                  pa.array([list(t.items()) if t else [] for t in tags],
@@ -191,3 +192,13 @@ def test_the_column_is_extract_of_every_record():
     assert sum(1 for keys in expected if keys) >= 10  # most of them hold a key: the shortcut skipped none
     assert subject_keys_column([], pa.array(raw, pa.binary()), pa.array([[]] * len(raw),
                                pa.map_(pa.string(), pa.string()))).to_pylist() == [[]] * len(raw)
+
+
+def test_without_the_secret_every_batch_is_refused(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.ARCHIVE_SUBJECT_KEY_SECRET = ""
+    nobody = pa.array([b'{"n": 1}'], pa.binary()), pa.array([[]], pa.map_(pa.string(), pa.string()))
+    with pytest.raises(ImproperlyConfigured, match="ARCHIVE_SUBJECT_KEY_SECRET"):
+        subject_keys_column(DEFAULT_RULES, *nobody)  # also when no record names anybody
+    assert subject_keys_column([], *nobody).to_pylist() == [[]]  # no rules: nothing to hash

@@ -5,13 +5,15 @@ records that cannot have any, a whole column at a time. A payload identifier is 
 field, so it can only be there where the field's name occurs as a quoted string, or where an
 escape could spell it: one regular-expression pass in Arrow finds those payloads, and only they
 are parsed (in the export benchmark about one payload in seven: invoices hold a nested `email`).
-A tag identifier is looked up in the tags map in Arrow. The payload is read as UTF-8 (invalid
+A tag identifier is looked up in the tags map in Arrow, and each distinct identifier is hashed
+once per batch. The payload is read as UTF-8 (invalid
 bytes replaced), as redaction reads it. The same function serves the fast and the row path, so
 both give every record the same keys, and a replay the same as the first run.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -45,34 +47,39 @@ def _maybe_in_payload(payloads: pa.Array, fields: list[str]) -> np.ndarray:
     return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
-def _in_tags(tags: pa.Array, fields: list[str]) -> np.ndarray:
-    found = np.zeros(len(tags), dtype=bool)
-    for name in fields:
-        found |= pc.is_valid(pc.map_lookup(tags, pa.scalar(name), "first")).to_numpy(zero_copy_only=False)
-    return found
+def _tag_values(tags: pa.Array, fields: list[str]) -> dict[str, pa.Array]:
+    """Per tag field, each record's value (null where the record has no such tag)."""
+    return {name: pc.map_lookup(tags, pa.scalar(name), "first") for name in dict.fromkeys(fields)}
 
 
 def subject_keys_column(rules: list[Rule], payloads: pa.Array, tags: pa.Array) -> pa.Array:
     """Each record's `extract(rules, payload=..., tags=...)`, as a list<string> column.
 
     `payloads` are the payloads as received (binary, null where none), `tags` the records' tags
-    (map<string, string>), one row per record."""
+    (map<string, string>), one row per record. Each distinct identifier is hashed once per call."""
     n = len(payloads)
+    if rules:
+        subject_keys.secret()  # unset: every batch is refused, not only those that hold an identifier
     payload_fields = [r.field for r in rules if r.source == "payload"]
-    tag_fields = [r.field for r in rules if r.source == "tag"]
+    tag_values = _tag_values(tags, [r.field for r in rules if r.source == "tag"]) if n else {}
     in_payload = _maybe_in_payload(payloads, payload_fields) if payload_fields and n else np.zeros(n, dtype=bool)
-    in_tags = _in_tags(tags, tag_fields) if tag_fields and n else np.zeros(n, dtype=bool)
+    in_tags = np.zeros(n, dtype=bool)
+    for values in tag_values.values():
+        in_tags |= pc.is_valid(values).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(in_payload | in_tags)
     if not len(rows):
         return empty_lists(n)
     taken = pa.array(rows)
-    texts = payloads.take(taken).to_pylist()
-    maps = tags.take(taken).to_pylist()
+    texts = pc.if_else(pa.array(in_payload[rows]), payloads.take(taken), None).to_pylist()
+    # extract reads only the rules' tags, so a record's tags are given as those alone.
+    tag_columns = {name: values.take(taken).to_pylist() for name, values in tag_values.items()}
+    hasher = functools.lru_cache(maxsize=None)(subject_keys.key_hash)
     counts = np.zeros(n, dtype=np.int32)
     found: list[str] = []
-    for row, text, pairs in zip(rows.tolist(), texts, maps):
-        payload = text.decode(errors="replace") if text is not None and in_payload[row] else None
-        keys = subject_keys.extract(rules, payload=payload, tags=dict(pairs) if pairs else None)
+    for position, (row, text) in enumerate(zip(rows.tolist(), texts)):
+        present = {name: column[position] for name, column in tag_columns.items() if column[position] is not None}
+        keys = subject_keys.extract(rules, payload=text.decode(errors="replace") if text is not None else None,
+                                    tags=present or None, hasher=hasher)
         counts[row] = len(keys)
         found.extend(keys)
     offsets = np.zeros(n + 1, dtype=np.int32)
