@@ -13,9 +13,7 @@ import rfc8785
 from django.utils import timezone
 
 from apps.accounts.actors import Actor
-from apps.compliance.models import SubjectKeyRule
 from apps.compliance.services import hold_place
-from apps.compliance.subject_keys import DEFAULT_RULES
 from apps.erasure import execution
 from apps.erasure.models import ErasureRequest, ErasureState
 from tests.erasure.helpers import EMAIL, TYPED, add, export_all, subject_entry
@@ -46,15 +44,8 @@ def _hash_shown(html: str) -> str:
 
 
 @pytest.fixture
-def officers(subject_keys):
+def officers():
     return user_in("Compliance Officer", "officer_a"), user_in("Compliance Officer", "officer_b")
-
-
-@pytest.fixture
-def subject_keys():
-    """The default subject key rules (a transactional test's flush removes the migration's rows)."""
-    if not SubjectKeyRule.objects.exists():
-        SubjectKeyRule.objects.bulk_create(SubjectKeyRule(**rule.as_dict()) for rule in DEFAULT_RULES)
 
 
 def test_four_eyes_on_the_page_then_the_certificate(archive, client, officers):

@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from apps.compliance.models import SubjectKeyRule
-from apps.compliance.subject_keys import DEFAULT_RULES
 from apps.erasure.models import ErasureRequest, ErasureState
 from apps.stream.demo import generate
 from tests.erasure.helpers import add, subject_entry
@@ -24,13 +22,6 @@ pytestmark = pytest.mark.browser
 SUBJECT = "email=ann.subject@example.org"
 RECORDS = 8  # the subject's
 APPROVE = "Approve and erase"
-
-
-@pytest.fixture
-def subject_keys():
-    """The default subject key rules (a transactional test's flush removes the migration's rows)."""
-    if not SubjectKeyRule.objects.exists():
-        SubjectKeyRule.objects.bulk_create(SubjectKeyRule(**rule.as_dict()) for rule in DEFAULT_RULES)
 
 
 def _log_in(context, url: str, username: str):
@@ -48,7 +39,7 @@ def _previewed(page, place: str):
 
 
 def test_an_officer_files_a_second_approves_and_the_certificate_downloads(archive, warehouse_worker, web, browser,
-                                                                          subject_keys, tmp_path):
+                                                                          tmp_path):
     now_ms = int(T0.timestamp() * 1000)
     add(archive, generate(200, seed=5, now_ms=now_ms, spread_ms=3 * DAY_MS))
     add(archive, [subject_entry(i, now_ms - i * 3_600_000) for i in range(RECORDS)])
