@@ -1,4 +1,4 @@
-"""Top-level URLs: login, admin, the export pages, approvals, compliance, the audit viewer and health."""
+"""Top-level URLs: login, admin, the export pages, approvals, compliance (with erasure), the audit viewer and health."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -15,6 +15,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("approvals/", include("apps.approvals.urls")),
+    path("compliance/erasure/", include("apps.erasure.urls")),
     path("compliance/", include("apps.compliance.urls")),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),

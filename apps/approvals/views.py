@@ -43,7 +43,7 @@ def approval_decide(request, approval_id: int):
     decision = request.POST.get("decision")
     try:
         if decision == "approve":
-            if approval.action == ApprovalAction.PURGE:
+            if approval.action in (ApprovalAction.PURGE, ApprovalAction.ERASURE):
                 dispatch.require_worker()  # approving runs it: somebody must be there to do it
             approval = services.approval_approve(approval=approval, actor=actor,
                                                  content_hash_seen=request.POST.get("content_hash", ""),

@@ -1,4 +1,4 @@
-"""Compliance pages: the home page (approvals, holds, the audit trail at a glance) and legal holds."""
+"""Compliance pages: the home page (approvals, holds, erasure requests, the audit trail at a glance) and legal holds."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from apps.audit.selectors import audit_events, chain_status
 from apps.compliance import selectors, services
 from apps.compliance.forms import HoldForm, ReleaseForm
 from apps.compliance.models import HoldState, LegalHold
+from apps.erasure import selectors as erasures
 
 
 @require_GET
@@ -28,7 +29,17 @@ def home(request):
         "overdue": selectors.holds_overdue(),
         "events": audit_events(actor=Actor.of_user(user))[:10] if user.has_perm("audit.view_auditevent") else None,
         "chain": chain_status(),
+        "erasures": _erasures(user),
     })
+
+
+def _erasures(user) -> dict | None:
+    """Open erasure requests (soonest due first) and the recent certificates, for who may see them."""
+    if not user.has_perm("erasure.view_erasurerequest"):
+        return None
+    overdue = set(erasures.requests_overdue().values_list("pk", flat=True))
+    return {"open": erasures.requests_open(), "by_state": erasures.open_by_state(), "overdue": overdue,
+            "certificates": erasures.recent_certificates()}
 
 
 @require_http_methods(["GET", "POST"])

@@ -23,7 +23,12 @@ MAX_IDENTIFIERS = 10_000
 
 
 class CriteriaError(ValueError):
-    """The criteria cannot name records; the message says what to change."""
+    """The criteria cannot name records; the message says what to change, `field` which criterion
+    (None: the criteria as a whole), so a form shows it next to the field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _day(value, what: str) -> str | None:
@@ -34,7 +39,7 @@ def _day(value, what: str) -> str | None:
     try:
         return date.fromisoformat(str(value).strip()).isoformat()
     except ValueError:
-        raise CriteriaError(f"{what}: expected a date as YYYY-MM-DD (got {value!r})") from None
+        raise CriteriaError(f"{what}: expected a date as YYYY-MM-DD (got {value!r})", f"date_{what}") from None
 
 
 def _listed(values) -> list[str]:
@@ -52,20 +57,22 @@ def cleaned(*, subjects=(), job_ids=(), trace_ids=(), payload_hashes=(), tenant=
         try:
             subject_keys.parse_pair(pair, configured)
         except subject_keys.SubjectKeyError as exc:
-            raise CriteriaError(str(exc)) from None
+            raise CriteriaError(str(exc), "subjects") from None
     criteria = {"subjects": subject_list, "job_ids": _listed(job_ids), "trace_ids": _listed(trace_ids),
                 "payload_hashes": [h.lower() for h in _listed(payload_hashes)], "tenant": (tenant or "").strip(),
                 "date_from": _day(date_from, "from"), "date_to": _day(date_to, "to")}
     for value in criteria["payload_hashes"]:
         if not _PAYLOAD_HASH.match(value):
-            raise CriteriaError(f"payload hash {value[:40]!r}: expected 32 hex digits (as in the payload_hash column)")
+            raise CriteriaError(f"payload hash {value[:40]!r}: expected 32 hex digits (as in the payload_hash column)",
+                                "payload_hashes")
     if not (criteria["subjects"] or any(criteria[k] for k in IDENTIFIERS)):
-        raise CriteriaError("name whose records to erase: at least one --subject KEY=VALUE, job id, trace id "
+        raise CriteriaError("name whose records to erase: at least one subject KEY=VALUE, job id, trace id "
                             "or payload hash (a tenant or dates alone would erase everybody's)")
     if sum(len(criteria[k]) for k in ("subjects", *IDENTIFIERS)) > MAX_IDENTIFIERS:
         raise CriteriaError(f"at most {MAX_IDENTIFIERS} identifiers in one request; split it")
     if criteria["date_from"] and criteria["date_to"] and criteria["date_from"] > criteria["date_to"]:
-        raise CriteriaError(f"the date range ends ({criteria['date_to']}) before it starts ({criteria['date_from']})")
+        raise CriteriaError(f"the date range ends ({criteria['date_to']}) before it starts ({criteria['date_from']})",
+                            "date_to")
     return criteria
 
 

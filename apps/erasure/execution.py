@@ -218,12 +218,14 @@ def execute(request_id: int) -> ErasureRequest:
             began = time.monotonic()
             try:
                 result = _RUN[name](run)
+                step = run.step(name)  # the certificate step reloads the request: its steps are new dicts
                 if name == "verify" and not result["passed"]:
                     _redo_unclean(run, result)
                     raise VerificationFailed("still found in: " + ", ".join(
                         p for p, r in result["places"].items() if not r["clean"]))
             except Exception as exc:
                 logger.exception("erasure %s failed at step %s", request.reference, name)
+                step = run.step(name)
                 step["error"] = f"{type(exc).__name__}: {exc}"[:1000]
                 run.save(state=ErasureState.FAILED, error=f"step {name}: {type(exc).__name__}: {exc}"[:2000])
                 return run.request

@@ -73,6 +73,13 @@ class ErasureRequest(models.Model):
     def reference(self) -> str:
         return f"ER-{self.pk:05d}" if self.pk else "ER-new"
 
+    @property
+    def criteria_label(self) -> str:
+        """What it names, for people: the identifiers while it is open, only how many once it has ended."""
+        from apps.erasure.criteria import label
+
+        return label(self.criteria)
+
 
 class TombstoneKind(models.TextChoices):
     SUBJECT_KEY = "key", "Subject key hash"

@@ -25,7 +25,12 @@ DUE_AFTER = timedelta(days=30)  # GDPR art. 12(3): without undue delay, within o
 
 
 class ErasureRefused(ValueError):
-    """The request cannot be filed, changed or run as asked; the message says why. Nothing changed."""
+    """The request cannot be filed, changed or run as asked; the message says why, `field` which
+    input it is about (None: the request as a whole). Nothing changed."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _target(request: ErasureRequest) -> str:
@@ -45,15 +50,16 @@ def erasure_file(*, actor: Actor, legal_basis: str, reason: str, subjects=(), jo
     if actor.user is None:
         raise ErasureRefused("an erasure request needs a portal user who answers for it (--by USERNAME)")
     if not legal_basis.strip():
-        raise ErasureRefused("give the legal basis (e.g. GDPR art. 17(1)(a))")
+        raise ErasureRefused("give the legal basis (e.g. GDPR art. 17(1)(a))", "legal_basis")
     if not reason.strip():
-        raise ErasureRefused("say why: a request needs a reason (the data subject's request, its reference)")
+        raise ErasureRefused("say why: a request needs a reason (the data subject's request, its reference)",
+                             "reason")
     try:
         criteria = criteria_mod.cleaned(subjects=subjects, job_ids=job_ids, trace_ids=trace_ids,
                                         payload_hashes=payload_hashes, tenant=tenant, date_from=date_from,
                                         date_to=date_to)
     except criteria_mod.CriteriaError as exc:
-        raise ErasureRefused(str(exc)) from None
+        raise ErasureRefused(str(exc), exc.field) from None
     with transaction.atomic():
         request = ErasureRequest.objects.create(
             criteria=criteria, hashed=criteria_mod.hashed(criteria), legal_basis=legal_basis.strip()[:200],
@@ -61,7 +67,7 @@ def erasure_file(*, actor: Actor, legal_basis: str, reason: str, subjects=(), jo
         audit_record(actor=actor, action="erasure.filed", target=_target(request),
                      details=_audit_details(request, legal_basis=request.legal_basis, due_on=request.due_on.isoformat()))
         if submit:
-            erasure_submit(request=request, actor=actor)
+            request = erasure_submit(request=request, actor=actor)  # the submitted row, not the draft in memory
     return request
 
 
@@ -78,7 +84,7 @@ def erasure_change(*, request: ErasureRequest, actor: Actor, **fields) -> Erasur
         try:
             request.criteria = criteria_mod.cleaned(**wanted)
         except criteria_mod.CriteriaError as exc:
-            raise ErasureRefused(str(exc)) from None
+            raise ErasureRefused(str(exc), exc.field) from None
         request.hashed = criteria_mod.hashed(request.criteria)
         request.legal_basis = (fields.get("legal_basis") or request.legal_basis).strip()[:200]
         request.reason = (fields.get("reason") or request.reason).strip()
@@ -211,6 +217,18 @@ def erasure_dispatch(request: ErasureRequest) -> None:
     from apps.warehouse import dispatch
 
     dispatch.submit(erasure_execute, request_id=request.pk)
+
+
+def erasure_preview_dispatch(*, request: ErasureRequest, actor: Actor) -> None:
+    """Send a submitted request's preview to the warehouse worker once the transaction commits
+    (pages: they never count in the warehouse themselves); the preview opens the approval."""
+    from apps.erasure.tasks import erasure_preview
+    from apps.warehouse import dispatch
+
+    if request.state != ErasureState.SUBMITTED:
+        raise ErasureRefused(f"{request.reference} is {request.get_state_display().lower()}: only a submitted "
+                             "request is previewed")
+    dispatch.submit(erasure_preview, request_id=request.pk, actor=actor.as_task())
 
 
 def erasure_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:

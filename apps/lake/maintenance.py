@@ -184,15 +184,22 @@ def erase_where(expression: BooleanExpression, reference: str) -> None:
                         "erasure")
 
 
-def _erasure_ms(table: Table, reference: str) -> int | None:
+def _erasure_ms(table: Table, reference: str, *, last: bool = False) -> int | None:
     marked = [s.timestamp_ms for s in table.snapshots()
               if s.summary and s.summary.additional_properties.get(ERASURE_PROPERTY) == reference]
-    return min(marked) if marked else None
+    if not marked:
+        return None
+    return max(marked) if last else min(marked)
 
 
 def expire_snapshots_before_erasure(reference: str) -> int:
-    """Expire every snapshot older than the erasure's own (they may read the old files); never the current."""
-    return _expire_older_than(lambda table: _erasure_ms(table, reference), "snapshot expiry after an erasure")
+    """Expire every snapshot older than the erasure's last one (they may read the old files); never the current.
+
+    One delete can commit several snapshots (pyiceberg drops whole files in a DELETE snapshot and
+    rewrites the others in an OVERWRITE one), each marked with the reference; all but the last
+    still reference files holding the subject's rows, so the cutoff is the last of them."""
+    return _expire_older_than(lambda table: _erasure_ms(table, reference, last=True),
+                              "snapshot expiry after an erasure")
 
 
 def erasure_snapshot_ms(reference: str) -> int | None:

@@ -1,12 +1,21 @@
-"""Browser fixtures: Debian's chromium driven by Playwright's sync API, one browser per module."""
+"""Browser fixtures: Debian's chromium driven by Playwright's sync API, one browser per module, and
+`web`: the portal served by its own process (as `make run` serves it), sending work to the test's worker."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+
+from apps.lake.seaweedfs import free_port
+from tests.conftest import ROOT, dies_with_this_process
+from tests.warehouse_worker import dispatch_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -67,3 +76,27 @@ def browser_page(browser):
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def web(archive, warehouse_worker, tmp_path):
+    """`manage.py runserver` as `make run` starts it, sending work to the test's worker."""
+    port = free_port()
+    chdb_path = tmp_path / "web-chdb"
+    log = (tmp_path / "web.log").open("w")
+    proc = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=ROOT,
+                            env=dispatch_env(archive, queue=warehouse_worker.queue, chdb_path=chdb_path),
+                            stdout=log, stderr=subprocess.STDOUT, preexec_fn=dies_with_this_process())
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/login/", timeout=2)
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "web.log").read_text()
+            time.sleep(0.3)
+    yield type("Web", (), {"url": url, "pid": proc.pid, "chdb_path": chdb_path})
+    proc.terminate()
+    proc.wait(20)
+    log.close()

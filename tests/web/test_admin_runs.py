@@ -6,47 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 from playwright.sync_api import expect
 
-from apps.lake.seaweedfs import free_port
 from apps.retention.locks import one_run_at_a_time
 from apps.retention.models import RetentionRun
-from tests.conftest import ROOT, dies_with_this_process
 from tests.retention.helpers import T0, produce
 from tests.roles import PASSWORD, user_in
-from tests.warehouse_worker import assert_never_opened, dispatch_env, files_open_under
+from tests.warehouse_worker import assert_never_opened, files_open_under
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def web(archive, warehouse_worker, tmp_path):
-    """`manage.py runserver` as `make run` starts it, sending work to the test's worker."""
-    port = free_port()
-    chdb_path = tmp_path / "web-chdb"
-    log = (tmp_path / "web.log").open("w")
-    proc = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=ROOT,
-                            env=dispatch_env(archive, queue=warehouse_worker.queue, chdb_path=chdb_path),
-                            stdout=log, stderr=subprocess.STDOUT, preexec_fn=dies_with_this_process())
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/login/", timeout=2)
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "web.log").read_text()
-            time.sleep(0.3)
-    yield type("Web", (), {"url": url, "pid": proc.pid, "chdb_path": chdb_path})
-    proc.terminate()
-    proc.wait(20)
-    log.close()
 
 
 def _emails(worker) -> int:
