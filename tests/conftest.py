@@ -124,21 +124,11 @@ class Archive:
         return load_table().scan().to_arrow()
 
 
-def ensure_subject_keys() -> None:
-    """The default subject key rules, as their migration made them: a transactional test's flush
-    empties the table (pytest-django runs those tests last), so later tests would find nobody."""
-    from apps.compliance.models import SubjectKeyRule
-    from apps.compliance.subject_keys import DEFAULT_RULES
-
-    if not SubjectKeyRule.objects.exists():
-        SubjectKeyRule.objects.bulk_create(SubjectKeyRule(**rule.as_dict()) for rule in DEFAULT_RULES)
-
-
 @pytest.fixture
 def archive(seaweedfs, settings, redis_conn, transactional_db, _release_catalog_connections, _chdb_path):
     """A migrated, empty archive for one test (with the default subject key rules); its keys and
     tables are removed afterwards."""
-    ensure_subject_keys()
+    seed_subject_key_rules()
     suffix = uuid.uuid4().hex[:10]
     settings.ARCHIVE_STREAM = f"test:{suffix}:archive:completed"
     settings.CLICKHOUSE_DATABASE = f"test_{suffix}"
@@ -146,7 +136,6 @@ def archive(seaweedfs, settings, redis_conn, transactional_db, _release_catalog_
     from apps.warehouse.services import warehouse_migrate
 
     warehouse_migrate()
-    seed_subject_key_rules()
     archive = Archive(settings.ARCHIVE_STREAM, settings.CLICKHOUSE_DATABASE, settings.ICEBERG_TABLE, redis_conn)
     yield archive
     redis_conn.delete(archive.stream, f"{archive.stream}:dead")
