@@ -6,9 +6,9 @@ field, so it can only be there where the field's name occurs as a quoted string,
 escape could spell it: one regular-expression pass in Arrow finds those payloads, and only they
 are parsed (in the export benchmark about one payload in seven: invoices hold a nested `email`).
 A tag identifier is looked up in the tags map in Arrow, and each distinct identifier is hashed
-once per batch. The payload is read as UTF-8 (invalid
-bytes replaced), as redaction reads it. The same function serves the fast and the row path, so
-both give every record the same keys, and a replay the same as the first run.
+once per batch. The payload is read as UTF-8 (invalid bytes replaced), as redaction reads it.
+The same function serves the fast and the row path, so both give every record the same keys,
+and a replay the same as the first run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from apps.compliance import subject_keys
 from apps.compliance.subject_keys import Rule
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_]+$")
-KEYS_TYPE = pa.list_(pa.string())
 
 
 def empty_lists(n: int) -> pa.Array:
@@ -36,7 +35,7 @@ def empty_lists(n: int) -> pa.Array:
 def _maybe_in_payload(payloads: pa.Array, fields: list[str]) -> np.ndarray:
     """Rows whose payload might hold one of these top-level fields; the others cannot."""
     plain = [f for f in fields if _PLAIN.match(f)]
-    # A name of letters, digits and _ can be spelled otherwise only with \\u escapes; others also with \\" etc.
+    # A name of letters, digits and _ can be spelled otherwise only with \u escapes; others also with \" etc.
     escape = "\\u" if len(plain) == len(fields) else "\\"
     found = pc.match_substring(payloads, escape.encode())
     if plain:
