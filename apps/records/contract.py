@@ -150,7 +150,12 @@ def supported_schema(version: int) -> LiveSchema:
 
 
 def _added_value(column: Column, fields: dict[str, str], version: int):
-    """Upcast: a field added after the entry's version is its default, whatever the entry says."""
+    """Upcast: a field added after the entry's version is its default, whatever the entry says.
+
+    Keys are the archive's own (the subject keys it computes at ingest): what an entry sends under
+    their name is ignored, as for a field its version does not know."""
+    if column.kind == "keys":
+        return list(column.default)
     raw = fields.get(column.name) if version >= column.added_in else None
     if raw is None or (raw == "" and column.kind not in ("string", "lowcard")):
         return list(column.default) if column.kind == "tags" else column.default

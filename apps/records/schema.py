@@ -17,7 +17,9 @@ from pyiceberg.schema import Schema as IcebergSchema
 
 SCHEMA_VERSION = 1  # the baseline; the live version comes from the registry
 
-# Kinds map one logical type to each engine; adding a kind means adding one row here.
+# Kinds map one logical type to each engine; adding a kind means adding one row here (and the
+# places that switch on the kind: grep `"tags"`). `keys` is a set of keyed hashes, sorted, that the
+# archive computes at ingest (subject keys); producers never send one.
 _KINDS = {
     "string": ("String", pa.string(), ice.StringType),
     "lowcard": ("LowCardinality(String)", pa.string(), ice.StringType),
@@ -25,7 +27,10 @@ _KINDS = {
     "long": ("Int64", pa.int64(), ice.LongType),
     "time": ("DateTime64(6, 'UTC')", pa.timestamp("us", tz="UTC"), ice.TimestamptzType),
     "tags": ("Map(LowCardinality(String), String)", pa.map_(pa.string(), pa.string()), None),
+    "keys": ("Array(String)", pa.list_(pa.string()), None),
 }
+# Iceberg field ids a nested kind takes for its parts, after its own: a map's key and value, a list's element.
+_NESTED_IDS = {"tags": 2, "keys": 1}
 KINDS: tuple[str, ...] = tuple(_KINDS)
 
 
@@ -36,7 +41,7 @@ class Column:
     nullable: bool = False
     doc: str = ""
     # Set for fields added by a later schema version: the value records without it get (an
-    # int for int/long, epoch microseconds for time, a str for text, None for null, () for tags).
+    # int for int/long, epoch microseconds for time, a str for text, None for null, () for tags and keys).
     default: Any = None
     added_in: int = 1
     deprecated_in: int | None = None
@@ -54,10 +59,18 @@ class Column:
     def arrow_type(self) -> pa.DataType:
         return _KINDS[self.kind][1]
 
+    @property
+    def nested_ids(self) -> int:
+        """How many Iceberg field ids the type's parts take (`iceberg_type` numbers them from `next_id`)."""
+        return _NESTED_IDS.get(self.kind, 0)
+
     def iceberg_type(self, next_id: int) -> ice.IcebergType:
-        """The Iceberg type; a map takes `next_id` and `next_id + 1` for its key and value."""
+        """The Iceberg type; a map takes `next_id` and `next_id + 1` for its key and value, a list
+        `next_id` for its element."""
         if self.kind == "tags":
             return ice.MapType(next_id, ice.StringType(), next_id + 1, ice.StringType(), value_required=False)
+        if self.kind == "keys":
+            return ice.ListType(next_id, ice.StringType(), element_required=False)
         return _KINDS[self.kind][2]()
 
 
@@ -87,6 +100,9 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 TIME_PARTITION_COLUMN = "enqueue_time"
+# Added by version 2, which the archive ships (apps.schemas.spec.shipped_specs): the keyed hashes of
+# whose a record is, computed at ingest (apps.exports.pipeline.subjects), never sent by producers.
+SUBJECT_KEYS = "subject_keys"
 
 
 @dataclass(frozen=True)
@@ -144,8 +160,7 @@ def iceberg_schema() -> IcebergSchema:
     next_id = len(COLUMNS) + 1
     for field_id, column in enumerate(COLUMNS, start=1):
         field_type = column.iceberg_type(next_id)
-        if column.kind == "tags":
-            next_id += 2
+        next_id += column.nested_ids
         fields.append(
             ice.NestedField(field_id, column.name, field_type, required=False, doc=column.doc or None)
         )

@@ -14,6 +14,8 @@ from apps.schemas.spec import FieldSpec, SchemaSpec
 
 # The archive keys, partitions, orders and deduplicates records by these; they cannot go away.
 PROTECTED = frozenset({"job_id", "queue", "outcome", "enqueue_time", "retries", "schema_version", "stream_id"})
+# Computed by the archive at ingest (version 2); erasure and subject access find people by it.
+ARCHIVE_COMPUTED = frozenset({"subject_keys"})
 # Stream field names that are not columns (the payload becomes payload_size/hash/sample).
 RESERVED = frozenset({"payload"})
 
@@ -72,6 +74,9 @@ def _changed_field(old: FieldSpec, new: FieldSpec, version: int) -> list[str]:
     elif new.deprecated_in is not None:
         if name in PROTECTED:
             reasons.append(f"{name}: cannot be deprecated (the archive keys, partitions or deduplicates by it)")
+        elif name in ARCHIVE_COMPUTED:
+            reasons.append(f"{name}: cannot be deprecated (the archive computes it at ingest; erasure and "
+                           "subject access find people by it)")
         elif new.deprecated_in != version:
             reasons.append(f"{name}: deprecated_in must be {version}, the version that deprecates it")
     return reasons

@@ -17,9 +17,9 @@ from apps.warehouse import client as ch
 from apps.warehouse import migrator
 
 logger = logging.getLogger(__name__)
-# Same choices as 0001_jobs_archive: ZSTD where LZ4 barely helps (ids, text, numbers, maps).
+# Same choices as 0001_jobs_archive: ZSTD where LZ4 barely helps (ids, text, numbers, maps, key hashes).
 _CODECS = {"string": " CODEC(ZSTD(3))", "lowcard": "", "int": "", "long": " CODEC(ZSTD(3))",
-           "time": " CODEC(ZSTD(3))", "tags": " CODEC(ZSTD(3))"}
+           "time": " CODEC(ZSTD(3))", "tags": " CODEC(ZSTD(3))", "keys": " CODEC(ZSTD(3))"}
 _DEFAULT_PARAMETER = {"string": "{default:String}", "lowcard": "{default:String}", "int": "{default:Int32}",
                       "long": "{default:Int64}", "time": "fromUnixTimestamp64Micro({default:Int64}, 'UTC')"}
 
@@ -36,6 +36,8 @@ def add_column_statement(column: Column) -> tuple[str, dict]:
         default, parameters = "", {}  # only nullable fields have none: they default to NULL
     elif column.kind == "tags":
         default, parameters = " DEFAULT map()", {}
+    elif column.kind == "keys":
+        default, parameters = " DEFAULT []", {}
     else:
         default, parameters = f" DEFAULT {_DEFAULT_PARAMETER[column.kind]}", {"default": column.default}
     sql = (f"ALTER TABLE {{db}}.jobs_archive ADD COLUMN IF NOT EXISTS `{name}` {column.clickhouse_type}"
@@ -85,7 +87,8 @@ def _check_clickhouse_type(column: Column) -> None:
 
 def _iceberg_default(column: Column):
     # Iceberg's initial-default is what files written before the field read as (pyiceberg applies it).
-    return None if column.kind == "tags" else column.default
+    # Iceberg has defaults for primitive fields only: a map or list written earlier reads as null.
+    return None if column.nested_ids else column.default
 
 
 def evolve_lake(schema: LiveSchema, table: Table | None = None) -> list[str]:
@@ -97,7 +100,7 @@ def evolve_lake(schema: LiveSchema, table: Table | None = None) -> list[str]:
         field = existing.get(column.name)
         if field is None:
             missing.append(column)
-        elif field.field_type != column.iceberg_type(0) and column.kind != "tags":
+        elif str(field.field_type) != str(column.iceberg_type(0)):  # the shape, not the nested field ids
             raise ch.WarehouseError(f"Iceberg field {column.name} is {field.field_type}, but the schema registry "
                                     f"says {column.iceberg_type(0)}")
     if missing:

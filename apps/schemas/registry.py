@@ -9,7 +9,7 @@ from django.db.models import Max
 
 from apps.records.schema import BASELINE, COLUMNS, LiveSchema, live_schema, set_live_schema
 from apps.schemas.models import SchemaVersion
-from apps.schemas.spec import FieldSpec, SchemaSpec, baseline_spec
+from apps.schemas.spec import SHIPPED_VERSION, FieldSpec, SchemaSpec, shipped_specs
 
 logger = logging.getLogger(__name__)
 # A worker notices a version applied by another process within this long (one indexed MAX per check).
@@ -22,11 +22,11 @@ def _spec(row: SchemaVersion) -> SchemaSpec:
 
 
 def versions() -> list[SchemaSpec]:
-    """Every applied version, oldest first; version 1 is built in even where its seed row is missing."""
-    found = [_spec(row) for row in SchemaVersion.objects.order_by("number")]
-    if not found or found[0].version != 1:
-        found.insert(0, baseline_spec())
-    return found
+    """Every applied version, oldest first. The versions the archive ships (1 and 2) are built in
+    even where their seed rows are missing (tests flush tables); a row, a literal copy, wins."""
+    found = {spec.version: spec for spec in shipped_specs()}
+    found.update((row.number, _spec(row)) for row in SchemaVersion.objects.order_by("number"))
+    return [found[number] for number in sorted(found)]
 
 
 def current() -> SchemaSpec:
@@ -68,7 +68,7 @@ def refresh_live_schema(*, force: bool = False) -> LiveSchema:
         return live_schema()
     _checked["at"] = now
     try:
-        newest = SchemaVersion.objects.aggregate(newest=Max("number"))["newest"] or 1
+        newest = max(SchemaVersion.objects.aggregate(newest=Max("number"))["newest"] or 1, SHIPPED_VERSION)
         if newest != live_schema().version:
             set_live_schema(load_live())
             logger.info("record schema is now version %d", newest)
@@ -81,6 +81,7 @@ def refresh_live_schema(*, force: bool = False) -> LiveSchema:
 
 
 def forget_live_schema() -> None:
-    """Back to version 1 with the next check due now (tests: each has its own registry)."""
+    """Back to version 1 with the next check due now, which loads the shipped versions at least
+    (tests: each has its own registry)."""
     set_live_schema(BASELINE)
     _checked["at"] = float("-inf")

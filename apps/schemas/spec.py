@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from apps.records.schema import COLUMNS, KINDS, Column
+from apps.records.schema import COLUMNS, KINDS, SUBJECT_KEYS, Column
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
@@ -30,7 +30,7 @@ class FieldSpec:
     name: str
     kind: str
     nullable: bool = False
-    default: Any = None  # a JSON value: text, an integer (epoch ms for time), null, or {} for tags
+    default: Any = None  # a JSON value: text, an integer (epoch ms for time), null, {} for tags or [] for keys
     added_in: int = 1
     deprecated_in: int | None = None
     doc: str = ""
@@ -60,14 +60,14 @@ class SchemaSpec:
 def kind_default(kind: str, nullable: bool) -> Any:
     if nullable or kind == "time":
         return None
-    return {"string": "", "lowcard": "", "int": 0, "long": 0, "tags": {}}[kind]
+    return {"string": "", "lowcard": "", "int": 0, "long": 0, "tags": {}, "keys": []}[kind]
 
 
 def storage_default(spec: FieldSpec) -> Any:
     """The default as `Column.default` holds it: hashable, times in microseconds."""
     if spec.default is None:
         return None
-    if spec.kind == "tags":
+    if spec.kind in ("tags", "keys"):
         return ()
     if spec.kind == "time":
         return spec.default * 1000
@@ -91,6 +91,8 @@ def default_problem(kind: str, nullable: bool, default: Any) -> str | None:
         return None
     if kind == "tags":
         return None if default == {} else "must be {} (an empty map)"
+    if kind == "keys":
+        return None if default == [] else "must be [] (no keys)"
     return None
 
 
@@ -104,6 +106,21 @@ def baseline_spec() -> SchemaSpec:
             default = _V1_DEFAULTS.get(column.name, kind_default(column.kind, column.nullable))
         fields.append(FieldSpec(column.name, column.kind, column.nullable, default, 1, None, column.doc))
     return SchemaSpec(1, tuple(fields), "The record as first archived (stream contract v1).")
+
+
+# Version 2, shipped by the archive (seeded by migration 0003_seed_v2): the subject keys it computes.
+V2_SUBJECT_KEYS = FieldSpec(SUBJECT_KEYS, "keys", False, [], 2, None,
+                            "Keyed hashes (HMAC-SHA256) of the subject's identifiers, read at ingest")
+V2_DOC = "Adds subject_keys, which the archive computes at ingest; producers never send it."
+
+
+def shipped_specs() -> list[SchemaSpec]:
+    """The versions the archive itself ships, oldest first: built in, whether their rows exist or not."""
+    v1 = baseline_spec()
+    return [v1, SchemaSpec(2, (*v1.fields, V2_SUBJECT_KEYS), V2_DOC)]
+
+
+SHIPPED_VERSION = 2  # the newest of shipped_specs(); versions an operator applies follow it
 
 
 _FIELD_KEYS = ("name", "kind", "nullable", "default", "added_in", "deprecated_in", "doc")
@@ -165,6 +182,9 @@ def parse_spec(data: Any, *, current: SchemaSpec) -> SchemaSpec:
             continue
         if kind == "tags" and values["nullable"]:
             problems.append(f"{name}: tags cannot be nullable (an empty map, the default {{}}, means none)")
+            continue
+        if kind == "keys" and values["nullable"]:
+            problems.append(f"{name}: keys cannot be nullable (an empty list, the default [], means none)")
             continue
         for key in ("added_in", "deprecated_in"):
             value = values[key]

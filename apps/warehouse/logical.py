@@ -25,12 +25,12 @@ _GROUP = f"({_GROUP_COLUMNS})"
 # now64() is fixed when a query starts: every part of one query agrees on which markers are in effect.
 _MOVED = "(SELECT day, queue, outcome FROM {db}.tier_moves WHERE effective_at <= now64(3))"
 # Iceberg fields are all optional, so jobs_cold's columns are Nullable; give them the warm types.
-_EMPTY = {"string": "''", "lowcard": "''", "int": "0", "long": "0", "tags": "map()"}
+_EMPTY = {"string": "''", "lowcard": "''", "int": "0", "long": "0", "tags": "map()", "keys": "[]"}
 
 
 def _empty(column) -> str:
     """What a missing cold value reads as: the field's default (fields added later) or the kind's empty value."""
-    if column.default is None or column.kind in ("tags", "time"):
+    if column.default is None or column.kind in ("tags", "keys", "time"):
         return _EMPTY[column.kind]
     return format_query_value(column.default)
 
@@ -45,6 +45,8 @@ def cold_expression(column) -> str:
             f"CAST(assumeNotNull({name}) AS {column.clickhouse_type})"
     elif column.kind == "tags":
         cast = f"CAST(mapApply((k, v) -> (k, ifNull(v, '')), ifNull({name}, map())) AS {column.clickhouse_type})"
+    elif column.kind == "keys":  # an optional list of optional strings in Iceberg; a key is never null
+        cast = f"CAST(arrayFilter(k -> isNotNull(k), ifNull({name}, [])) AS {column.clickhouse_type})"
     else:
         cast = f"CAST(ifNull({name}, {_empty(column)}) AS {column.clickhouse_type})"
     return f"{cast} AS {name}"

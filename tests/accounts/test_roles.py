@@ -27,7 +27,7 @@ from apps.retention.models import RetentionPolicy, RetentionRun
 from apps.schemas.models import SchemaVersion
 from tests.roles import ROLES, user_in
 
-V2_SPEC = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "v2.example.json"
+NEXT_SPEC = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "v3.example.json"  # after the shipped v2
 BROKEN = {"job_id": "j-1", "queue": "emails", "outcome": "sucess", "enqueue_time": "1764000000000"}
 
 
@@ -303,24 +303,24 @@ def test_archive_schema_apply_by_a_role_without_the_permission_is_refused(archiv
     for role in _others("SRE", "Administrator"):
         user_in(role)
         with pytest.raises(CommandError, match=r"needs the permission schemas.add_schemaversion"):
-            _archive("schema", "apply", "--file", str(V2_SPEC), "--by", role.lower().replace(" ", "_"))
-    assert not SchemaVersion.objects.filter(number=2).exists()
+            _archive("schema", "apply", "--file", str(NEXT_SPEC), "--by", role.lower().replace(" ", "_"))
+    assert not SchemaVersion.objects.filter(number=3).exists()
     # The task refuses too, when something sends it a portal user without the permission.
     from apps.schemas.tasks import schema_apply
 
     analyst = Actor.of_user(user_in("Analyst", "analyst_2"))
     with pytest.raises(PermissionDenied, match="schemas.add_schemaversion"):
-        schema_apply.apply(kwargs={"spec": json.loads(V2_SPEC.read_text()), "actor": analyst.as_task()}, throw=True)
-    assert not SchemaVersion.objects.filter(number=2).exists()
+        schema_apply.apply(kwargs={"spec": json.loads(NEXT_SPEC.read_text()), "actor": analyst.as_task()}, throw=True)
+    assert not SchemaVersion.objects.filter(number=3).exists()
 
     sre = user_in("SRE")
     try:
-        assert "applied version 2" in _archive("schema", "apply", "--file", str(V2_SPEC), "--by", "sre")
+        assert "applied version 3" in _archive("schema", "apply", "--file", str(NEXT_SPEC), "--by", "sre")
     finally:
         from apps.schemas.registry import forget_live_schema
 
         forget_live_schema()  # the next test's process starts from version 1 again
-    assert SchemaVersion.objects.get(number=2).applied_by == sre
+    assert SchemaVersion.objects.get(number=3).applied_by == sre
 
 
 def test_a_refused_command_exits_non_zero_with_a_one_line_reason(archive):

@@ -114,7 +114,7 @@ def test_a_schema_apply_is_recorded_in_its_transaction(archive):
     from apps.schemas.registry import forget_live_schema
     from apps.schemas.services import SchemaRefused, schema_apply
 
-    spec = json.loads((Path(__file__).resolve().parents[2] / "docs/schemas/v2.example.json").read_text())
+    spec = json.loads((Path(__file__).resolve().parents[2] / "docs/schemas/v3.example.json").read_text())
     forget_live_schema()
     try:
         schema_apply(spec=spec, actor=DEPLOY, via="cli")

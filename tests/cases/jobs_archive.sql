@@ -22,6 +22,7 @@ CREATE TABLE {db}.jobs_archive
     `tags` Map(LowCardinality(String), String) CODEC(ZSTD(3)),
     `schema_version` Int32,
     `stream_id` String CODEC(ZSTD(3)),
+    `subject_keys` Array(String) DEFAULT [] CODEC(ZSTD(3)),
     INDEX idx_trace_id trace_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_payload_hash payload_hash TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_job_id job_id TYPE bloom_filter(0.01) GRANULARITY 4

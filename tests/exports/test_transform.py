@@ -7,6 +7,7 @@ import pyarrow.compute as pc
 
 from hashlib import blake2b
 
+from apps.compliance.subject_keys import DEFAULT_RULES
 from apps.exports.pipeline.policy import PayloadPolicy, UniformPolicies
 from apps.exports.pipeline.transform import _row_path, transform
 from apps.records.schema import arrow_schema
@@ -30,8 +31,8 @@ def test_fast_and_row_paths_produce_identical_records(settings):
     entries[11] = (entries[11][0], [*entries[11][1], b"queue", b"reports"])
     policy = UniformPolicies(PayloadPolicy.from_settings())
 
-    fast = transform(entries, policy)
-    slow, dead, _ = _row_path(entries, policy, arrow_schema())
+    fast = transform(entries, policy, rules=DEFAULT_RULES)  # given: these tests read no database
+    slow, dead, _ = _row_path(entries, policy, arrow_schema(), DEFAULT_RULES)
 
     assert dead == [] and fast.dead == []
     assert _sorted(fast.table).equals(_sorted(slow))
@@ -47,7 +48,7 @@ def test_sampling_follows_the_payload_hash_and_keeps_every_failure(settings):
     settings.ARCHIVE_PAYLOAD_SAMPLE_RATE = 0.25
     fields = generate(2000, seed=4)
     entries = [(f"1764000000000-{i}", _flat(f)) for i, f in enumerate(fields)]
-    table = transform(entries, UniformPolicies(PayloadPolicy.from_settings())).table
+    table = transform(entries, UniformPolicies(PayloadPolicy.from_settings()), rules=DEFAULT_RULES).table
     rows = {r["stream_id"]: r for r in table.to_pylist()}
 
     kept = failures_kept = 0

@@ -253,7 +253,7 @@ def test_expiry_drops_rehydrated_tables_that_no_live_request_owns(cold, admin_us
     assert kept.state == RehydrationState.READY
 
 
-V2_SPEC = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "v2.example.json"
+NEXT_SPEC = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "v3.example.json"  # after the shipped v2
 
 
 @pytest.fixture
@@ -271,13 +271,13 @@ def _entry(job_id: str, hour: int, **extra: str) -> dict[bytes, bytes]:
 
 
 def test_a_rehydrated_table_carries_the_fields_added_by_schema_versions(archive, v1_process_schema):
-    archive.redis.xadd(archive.stream, _entry("v1-old", 1))  # its cold file predates version 2
+    archive.redis.xadd(archive.stream, _entry("v1-old", 1))  # its cold file predates version 3
     assert Exporter().run().records == 1
-    schema_apply(spec=json.loads(V2_SPEC.read_text()), actor=TESTS, via="test")  # adds region, billed_units
-    archive.redis.xadd(archive.stream, _entry("v1-new", 2, region="mars"))  # v1 cannot set v2 fields
-    archive.redis.xadd(archive.stream, _entry("v2-full", 3, schema_version="2", region="eu-west-1",
+    schema_apply(spec=json.loads(NEXT_SPEC.read_text()), actor=TESTS, via="test")  # adds region, billed_units
+    archive.redis.xadd(archive.stream, _entry("v1-new", 2, region="mars"))  # v1 cannot set v3 fields
+    archive.redis.xadd(archive.stream, _entry("v3-full", 3, schema_version="3", region="eu-west-1",
                                               billed_units="3"))
-    archive.redis.xadd(archive.stream, _entry("v2-bare", 4, schema_version="2"))
+    archive.redis.xadd(archive.stream, _entry("v3-bare", 4, schema_version="3"))
     assert Exporter().run().records == 3
 
     rehydration = services.rehydration_request(date_from=FIRST, date_to=LAST, queues=[],
@@ -286,11 +286,12 @@ def test_a_rehydrated_table_carries_the_fields_added_by_schema_versions(archive,
     assert rehydration.state == RehydrationState.READY, rehydration.error
     rows = ch.query(f"SELECT job_id, region, billed_units FROM {{db}}.{rehydration.table_name} ORDER BY job_id",
                     tag="test").result_rows
-    assert rows == [("v1-new", "unknown", None), ("v1-old", "unknown", None), ("v2-bare", "unknown", None),
-                    ("v2-full", "eu-west-1", 3)]
+    assert rows == [("v1-new", "unknown", None), ("v1-old", "unknown", None), ("v3-bare", "unknown", None),
+                    ("v3-full", "eu-west-1", 3)]
     described = {row[0]: row[1] for row in ch.query(f"DESCRIBE TABLE {{db}}.{rehydration.table_name}",
                                                     tag="test").result_rows}
     assert described["region"] == "LowCardinality(String)" and described["billed_units"] == "Nullable(Int64)"
+    assert described["subject_keys"] == "Array(String)"
 
 
 def test_a_copy_taken_while_a_purge_ran_applies_that_purge(cold, admin_user):

@@ -84,6 +84,7 @@ REFUSED = [
     ("SELECT * FROM INFORMATION_SCHEMA.TABLES", "refused: table INFORMATION_SCHEMA.TABLES"),
     ("SELECT * FROM tier_moves", "refused: table tier_moves"),
     ("SELECT * FROM schema_migrations", "refused: table schema_migrations"),
+    ("SELECT day FROM subject_index WHERE key_hash = 'x'", "refused: table subject_index"),
     ("SELECT * FROM archive.tier_moves", "refused: table archive.tier_moves"),
     ("SELECT * FROM other.jobs_archive", "refused: table other.jobs_archive"),
     ("SELECT * FROM a.b.c", "refused: table a.b.c"),

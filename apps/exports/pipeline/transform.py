@@ -7,6 +7,8 @@ accepts the row (RFC 3339 times, say) or names the reason it is dead-lettered.
 
 Records of every applied schema version are upcast to the live record on both paths: fields
 added after a record's version get their defaults, in whole columns on the fast path.
+`subject_keys` (schema version 2) is the archive's own: both paths compute it from the full
+payload and the tags (`apps.exports.pipeline.subjects`), and ignore what an entry sends under its name.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from apps.compliance import subject_key_rules
+from apps.compliance.subject_keys import Rule
 from apps.exports.pipeline.policy import Policies, payload_columns
+from apps.exports.pipeline.subjects import empty_lists, subject_keys_column
 from apps.records.contract import (
     ID_MAX_CHARS,
     OUTCOMES,
@@ -28,9 +33,10 @@ from apps.records.contract import (
     ContractError,
     parse_entry,
 )
-from apps.records.schema import Column, LiveSchema, arrow_schema, live_schema
+from apps.records.schema import SUBJECT_KEYS, Column, LiveSchema, arrow_schema, live_schema
 from apps.schemas.registry import refresh_live_schema
 from apps.stream.client import Entry, fields_dict
+
 _OUTCOMES = pa.array(sorted(OUTCOMES))
 _MIN_MS, _MAX_MS = 946_684_800_000, 4_102_444_800_000  # 2000-01-01 .. 2100-01-01, as in the contract
 _TAGS_TYPE = pa.map_(pa.string(), pa.string())
@@ -166,7 +172,12 @@ _INTEGER_TEXT = {"int": r"^-?[0-9]{1,9}$", "long": r"^-?[0-9]{1,18}$"}  # wider 
 
 
 def _added_column(fields: _Fields, column: Column, versions: pa.Array) -> tuple[pa.Array, pa.Array | None]:
-    """A field of a later schema version; rows of an older version get the default whatever they sent."""
+    """A field of a later schema version; rows of an older version get the default whatever they sent.
+
+    Keys are never read from the entries (the archive computes them, `apps.exports.pipeline.subjects`):
+    the column is the default here, whatever was sent under its name."""
+    if column.kind == "keys":
+        return empty_lists(fields.n), None
     text, bad = _strings(fields.column(column.name))
     if text.null_count == len(text):  # the common case: nobody sent it in this batch
         default = [] if column.kind == "tags" else column.default
@@ -196,8 +207,14 @@ def batch_fields(entries: list[Entry]) -> _Fields:
     return _Fields(entries)
 
 
+def _subject_rules(rules: list[Rule] | None) -> list[Rule]:
+    """The rules given, else the configured ones (one small query, once per batch)."""
+    return subject_key_rules.rules() if rules is None else rules
+
+
 def _fast_columns(entries: list[Entry], policies: Policies, live: LiveSchema | None = None,
-                  fields: _Fields | None = None) -> tuple[dict[str, pa.Array], pa.Array]:
+                  fields: _Fields | None = None,
+                  rules: list[Rule] | None = None) -> tuple[dict[str, pa.Array], pa.Array]:
     """All columns for all rows, plus a mask of rows the row path must decide."""
     live = live or live_schema()
     n = len(entries)
@@ -239,6 +256,8 @@ def _fast_columns(entries: list[Entry], policies: Policies, live: LiveSchema | N
     tags_text, bad = _strings(fields.column("tags"))
     cols["tags"], bad_tags = _tags(tags_text)
     flagged = _or(_or(flagged, bad), bad_tags)
+    if SUBJECT_KEYS in cols:  # the full payload, before the policy samples and redacts it
+        cols[SUBJECT_KEYS] = subject_keys_column(_subject_rules(rules), fields.column("payload"), cols["tags"])
     cols["stream_id"] = pa.array([sid for sid, _ in entries], pa.string())
 
     messages, bad = _strings(fields.column("error_msg"))
@@ -247,8 +266,8 @@ def _fast_columns(entries: list[Entry], policies: Policies, live: LiveSchema | N
     return cols, _or(flagged, pa.array(fields.repeated))
 
 
-def _row_path(entries: list[Entry], policies: Policies,
-              schema: pa.Schema) -> tuple[pa.Table, list[tuple[str, str, dict]], list[int]]:
+def _row_path(entries: list[Entry], policies: Policies, schema: pa.Schema,
+              rules: list[Rule] | None = None) -> tuple[pa.Table, list[tuple[str, str, dict]], list[int]]:
     """The contract applied entry by entry: the accepted records as a table, the dead letters, and
     the positions (in `entries`) of the accepted ones."""
     records, payloads, dead, accepted = [], [], [], []
@@ -263,15 +282,19 @@ def _row_path(entries: list[Entry], policies: Policies,
         payloads.append(payload)
         accepted.append(position)
     table = pa.Table.from_pylist(records, schema=schema)
+    payloads = pa.array(payloads, pa.binary())
     derived = payload_columns(table["queue"].combine_chunks(), table["outcome"].combine_chunks(),
-                              pa.array(payloads, pa.binary()), table["error_msg"].combine_chunks(), policies)
+                              payloads, table["error_msg"].combine_chunks(), policies)
+    if SUBJECT_KEYS in schema.names:
+        derived[SUBJECT_KEYS] = subject_keys_column(_subject_rules(rules), payloads, table["tags"].combine_chunks())
     for name, values in derived.items():
         table = table.set_column(schema.get_field_index(name), schema.field(name), values.cast(schema.field(name).type))
     return table, dead, accepted
 
 
-def transform(entries: list[Entry], policies: Policies, fields: _Fields | None = None) -> Transformed:
-    """Deterministic for the same entries and policies: a replayed batch yields the same table.
+def transform(entries: list[Entry], policies: Policies, fields: _Fields | None = None,
+              rules: list[Rule] | None = None) -> Transformed:
+    """Deterministic for the same entries, policies and subject key rules: a replayed batch yields the same table.
 
     `policies.payload(queue, outcome)` gives each record's payload policy (see
     `apps.exports.pipeline.policy`: `UniformPolicies`, or the retention policies' book).
@@ -279,13 +302,16 @@ def transform(entries: list[Entry], policies: Policies, fields: _Fields | None =
     `entries` come in stream order (the exporter and XCLAIM both give them so). The table has
     the live record's columns: the schema registry is checked every few seconds, so a replay
     after a schema version was applied also carries the new fields (with their defaults).
-    `fields` is `batch_fields(entries)` when the caller built it already.
+    `fields` is `batch_fields(entries)` when the caller built it already; `rules` are the subject
+    key rules, by default the configured ones, read once for the batch.
     """
     live = refresh_live_schema()
     schema = arrow_schema(live.columns)
     if not entries:
         return Transformed(table=schema.empty_table(), entry_index=np.zeros(0, dtype=np.int64))
-    cols, flagged = _fast_columns(entries, policies, live, fields)
+    if rules is None and SUBJECT_KEYS in schema.names:
+        rules = _subject_rules(None)
+    cols, flagged = _fast_columns(entries, policies, live, fields, rules)
     fast = pa.Table.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
     flagged_rows = pc.indices_nonzero(flagged).to_pylist()
     dead: list[tuple[str, str, dict]] = []
@@ -293,7 +319,7 @@ def transform(entries: list[Entry], policies: Policies, fields: _Fields | None =
     if flagged_rows:
         keep = pc.invert(flagged)
         fast = fast.filter(keep)
-        slow, dead, accepted = _row_path([entries[i] for i in flagged_rows], policies, schema)
+        slow, dead, accepted = _row_path([entries[i] for i in flagged_rows], policies, schema, rules)
         fast = pa.concat_tables([fast, slow])
         entry_index = np.concatenate([np.flatnonzero(keep.to_numpy(zero_copy_only=False)),
                                       np.asarray(flagged_rows, dtype=np.int64)[accepted]])
