@@ -61,6 +61,14 @@ SCHEDULE: tuple[Periodic, ...] = (
         every_seconds=3600,
         description="Digest of the audit chain head to the locked audit bucket (docs/compliance.md)",
     ),
+    # An erasure run whose process died leaves its request `executing`: mark it failed at its step
+    # (a retry resumes it), so officers see it within a minute.
+    Periodic(
+        name="reap abandoned erasure runs",
+        task="apps.erasure.tasks.erasure_reap",
+        every_seconds=60,
+        description="Erasure requests whose run died become failed at the step they reached",
+    ),
 )
 
 

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from apps.compliance.selectors import active_holds
 from apps.core import faults
-from apps.erasure import criteria, survey, tombstones
+from apps.erasure import criteria, locks, survey, tombstones
 from apps.erasure.models import ErasureRequest, ErasureState
 from apps.lake import maintenance
 from apps.places import copies, dead_letters, stream, subject_index
@@ -199,7 +199,7 @@ class VerificationFailed(RuntimeError):
 # --- the run -------------------------------------------------------------------------------------
 def execute(request_id: int) -> ErasureRequest:
     """Run or resume an approved request to its end (or to the step that fails). Idempotent."""
-    with one_run_at_a_time():
+    with locks.running(request_id), one_run_at_a_time():
         request = ErasureRequest.objects.get(pk=request_id)
         if request.state not in (ErasureState.APPROVED, ErasureState.EXECUTING, ErasureState.FAILED,
                                  ErasureState.VERIFIED):

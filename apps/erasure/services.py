@@ -229,6 +229,28 @@ def erasure_retry(*, request: ErasureRequest, actor: Actor) -> ErasureRequest:
     return request
 
 
+def erasure_reap() -> list[int]:
+    """Requests left `executing` by a run whose process died (its lock is free) become failed at the
+    step they reached; a retry resumes them. Beat calls it every minute, the CLI before it reads."""
+    from apps.erasure import locks
+
+    reaped = []
+    for request in ErasureRequest.objects.filter(state=ErasureState.EXECUTING):
+        if locks.is_running(request.pk):
+            continue
+        with transaction.atomic():
+            locked = ErasureRequest.objects.select_for_update().get(pk=request.pk)
+            if locked.state != ErasureState.EXECUTING or locks.is_running(request.pk):
+                continue
+            locked.state = ErasureState.FAILED
+            locked.error = f"step {locked.step}: the run stopped (its process died); run it again to resume"
+            locked.save(update_fields=["state", "error"])
+            audit_record(actor=Actor.system("erasure"), action="erasure.failed", target=_target(locked),
+                         details={"reference": locked.reference, "step": locked.step, "why": "process died"})
+        reaped.append(request.pk)
+    return reaped
+
+
 def erasure_run(*, request_id: int) -> dict:
     """Run or resume an approved request where the warehouse lives; returns it as `erasure show` prints it."""
     from apps.erasure.execution import execute

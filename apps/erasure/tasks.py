@@ -22,6 +22,13 @@ def erasure_execute(*, request_id: int) -> dict:
     return erasure_run(request_id=request_id)
 
 
+@shared_task(name="apps.erasure.tasks.erasure_reap")
+def erasure_reap() -> list[int]:
+    from apps.erasure.services import erasure_reap as reap
+
+    return reap()
+
+
 @shared_task(name="apps.erasure.tasks.subject_access_build")
 def subject_access_build(*, request_id: int) -> dict:
     from apps.erasure.access import access_build

@@ -20,13 +20,17 @@ class Found:
 
 
 def preview(selections) -> Found:
+    hashes = sorted({h for s in selections for h in getattr(s, "key_hashes", ())})
+    if not hashes:
+        return Found()
     from apps.compliance import subject_index
 
-    hashes = sorted({h for s in selections for h in getattr(s, "key_hashes", ())})
-    return Found(hashes, subject_index.count(hashes) if hashes else 0)
+    return Found(hashes, subject_index.count(hashes))
 
 
 def remove(found: Found) -> dict:
+    if not found.key_hashes:
+        return {"rows": 0}
     from apps.compliance import subject_index
 
-    return {"rows": subject_index.remove(found.key_hashes) if found.key_hashes else 0}
+    return {"rows": subject_index.remove(found.key_hashes)}

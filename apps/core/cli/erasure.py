@@ -78,7 +78,9 @@ def register(sub) -> None:
 
 def _request(options):
     from apps.erasure.models import ErasureRequest
+    from apps.erasure.services import erasure_reap
 
+    erasure_reap()
     request = ErasureRequest.objects.filter(pk=options["id"]).first()
     if request is None:
         raise CommandError(f"no erasure request {options['id']}")
@@ -239,7 +241,9 @@ def handle_certificate(cmd, options):
 
 def handle_list(cmd, options):
     from apps.erasure.selectors import erasure_as_dict, requests_listed
+    from apps.erasure.services import erasure_reap
 
+    erasure_reap()
     items = [erasure_as_dict(r) for r in requests_listed(state=options["state"])]
     if options["format"] == "json":
         cmd.stdout.write(json.dumps(items))
