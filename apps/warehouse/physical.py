@@ -70,6 +70,7 @@ def remove_rows(table: str, stream_ids: list[str], days: list[str], *, checkpoin
         if checkpoint:
             faults.checkpoint(checkpoint)
         _wait_until_gone(table, parts)
+        _wait_until_no_inactive(table, days)
     finally:
         ch.command(f"ALTER TABLE {{db}}.{name} RESET SETTING {', '.join(_QUICK_CLEANUP)}", tag="erasure")
     return Removed(present, [p for p, _ in parts])
@@ -89,6 +90,20 @@ def _wait_until_gone(table: str, parts: list[tuple[str, str]]) -> None:
             raise ch.WarehouseError(f"{table}: {len(on_disk) or listed} old parts still on disk after "
                                     f"{WAIT_FOR_CLEANUP_S:.0f} s; the erasure is retried")
         time.sleep(0.25)
+
+
+def _wait_until_no_inactive(table: str, days: list[str]) -> None:
+    """Until no inactive part of these partitions is listed: the mutation leaves others than the
+    parts that held the rows (the parts it re-linked, a part it emptied, deactivated just after it
+    returns), and verification refuses any inactive part of these partitions from before it. Asked
+    once a second: a query that lists inactive parts holds them while it runs, and a part in use
+    is not cleaned up."""
+    deadline = time.monotonic() + WAIT_FOR_CLEANUP_S
+    while inactive_parts_before(table, time.time() + 1, days):
+        if time.monotonic() > deadline:
+            raise ch.WarehouseError(f"{table}: inactive parts still listed after {WAIT_FOR_CLEANUP_S:.0f} s; "
+                                    "the erasure is retried")
+        time.sleep(1.0)
 
 
 def inactive_parts_before(table: str, moment_epoch: float, days: list[str]) -> list[str]:
