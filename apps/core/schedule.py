@@ -42,6 +42,15 @@ SCHEDULE: tuple[Periodic, ...] = (
         every_seconds=600,
         description="Drops rehydrated_* ClickHouse tables past their expiry and marks them expired",
     ),
+    # Subject-access bundles (GDPR art. 15) are copies of a person's records: delete each one (every
+    # version of its objects) at most this interval after its download window ends. On the warehouse
+    # queue with the rest of apps.erasure, though it needs only PostgreSQL and S3.
+    Periodic(
+        name="delete expired subject-access bundles",
+        task="apps.erasure.tasks.subject_access_expire",
+        every_seconds=900,
+        description="Deletes subject-access bundles past ARCHIVE_SUBJECT_ACCESS_HOURS (docs/compliance.md)",
+    ),
     # A digest of the audit chain head into the Object Lock bucket: a rewrite or a truncated tail
     # is caught by `archive audit verify` for everything older than the newest digest, so the
     # interval is how much of the chain's end a database superuser could still rewrite unseen.

@@ -1,4 +1,4 @@
-"""Erasure requests (GDPR art. 17) and the tombstones they leave.
+"""Erasure requests (GDPR art. 17), the tombstones they leave, and subject access requests (art. 15).
 
 A request names a person's records by identifiers (subject keys, job ids, trace ids, payload
 hashes), narrowed by a tenant and an enqueue-date range. Its criteria are frozen when it is
@@ -11,6 +11,7 @@ No auditlog registration: auditlog would copy the raw identifiers into its own t
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -110,3 +111,62 @@ class LateRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["request", "stream_id"], name="one_late_record_per_entry")]
+
+
+class AccessState(models.TextChoices):
+    REQUESTED = "requested", "Requested, waiting for its bundle"
+    BUILDING = "building", "Building the bundle"
+    READY = "ready", "Ready to download"
+    DOWNLOADED = "downloaded", "Downloaded (still downloadable until it expires)"
+    EXPIRED = "expired", "Expired (bundle deleted)"
+    FAILED = "failed", "Failed (retryable)"
+
+
+ACCESS_BUILDABLE = (AccessState.REQUESTED, AccessState.FAILED)
+ACCESS_DOWNLOADABLE = (AccessState.READY, AccessState.DOWNLOADED)
+
+
+class SubjectAccessRequest(models.Model):
+    """A data subject's request for a copy of their archived records (GDPR art. 15).
+
+    The person is named by subject keys, as keyed hashes from the start (the KEY=VALUE pairs are
+    hashed when the request is filed), and by job ids: their keyed hashes are kept, the raw ids
+    only until the bundle is built (records are found by them). The bundle is a `StoredCopy`
+    (a place of the registry: an erasure of the person deletes it) that expires on its own.
+    """
+
+    state = models.CharField(max_length=12, choices=AccessState.choices, default=AccessState.REQUESTED,
+                             db_index=True)
+    key_names = ArrayField(models.CharField(max_length=64), default=list, blank=True,
+                           help_text="Which subject keys were given (e.g. email, user_id), not their values")
+    key_hashes = ArrayField(models.CharField(max_length=64), default=list, blank=True,
+                            help_text="The subject keys as keyed hashes (as records hold them)")
+    job_id_hashes = ArrayField(models.CharField(max_length=64), default=list, blank=True,
+                               help_text="Keyed hashes of the job ids given")
+    job_ids = ArrayField(models.CharField(max_length=128), default=list, blank=True,
+                         help_text="The job ids as typed: cleared once the bundle is built")
+    legal_basis = models.CharField(max_length=200, help_text="e.g. GDPR art. 15 (right of access)")
+    reason = models.TextField(help_text="Why (the data subject's request, its reference)")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    records = models.PositiveIntegerField(null=True, blank=True, help_text="Records in the bundle")
+    counts = models.JSONField(default=dict, blank=True, help_text="Records per tier, objects and bytes")
+    bundle = models.OneToOneField("compliance.StoredCopy", null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="subject_access")
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True, help_text="The first download")
+    expires_at = models.DateTimeField(help_text="The bundle is deleted after this (ARCHIVE_SUBJECT_ACCESS_HOURS "
+                                                "after it is ready; a request never built expires too)")
+    expired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def reference(self) -> str:
+        return f"SAR-{self.pk:05d}" if self.pk else "SAR-new"

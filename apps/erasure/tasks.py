@@ -1,4 +1,5 @@
-"""Erasure work on the warehouse worker: the preview that opens the approval, and the run."""
+"""Erasure and subject-access work on the warehouse worker: the preview that opens the approval, the
+run, a subject-access bundle's build and the expiry of bundles."""
 
 from __future__ import annotations
 
@@ -26,3 +27,17 @@ def erasure_reap() -> list[int]:
     from apps.erasure.services import erasure_reap as reap
 
     return reap()
+
+
+@shared_task(name="apps.erasure.tasks.subject_access_build")
+def subject_access_build(*, request_id: int) -> dict:
+    from apps.erasure.access import access_build
+
+    return access_build(request_id=request_id)
+
+
+@shared_task(name="apps.erasure.tasks.subject_access_expire", expires=600)
+def subject_access_expire() -> dict:
+    from apps.erasure.access import access_expire_due
+
+    return access_expire_due(actor=Actor.system("beat"))

@@ -91,4 +91,4 @@ def _wait_until_gone(table: str, parts: list[tuple[str, str]]) -> None:
         if time.monotonic() > deadline:
             raise ch.WarehouseError(f"{table}: {len(on_disk) or listed} old parts still on disk after "
                                     f"{WAIT_FOR_CLEANUP_S:.0f} s; the erasure is retried")
-        time.sleep(0.25)
+        time.sleep(1.0)  # a query listing parts holds them while it runs: do not ask too often

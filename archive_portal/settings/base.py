@@ -219,6 +219,9 @@ CLICKHOUSE_USER_FILES_PATH = Path(env_str("CLICKHOUSE_USER_FILES_PATH", str(VAR_
 # Identifiers of people are stored only as HMAC-SHA256 under this secret. Changing it makes every
 # stored key unfindable (erasure, holds, subject access): set it once, keep it like SECRET_KEY.
 ARCHIVE_SUBJECT_KEY_SECRET = env_str("ARCHIVE_SUBJECT_KEY_SECRET", "")
+# A subject-access bundle (GDPR art. 15) can be downloaded for this many hours after it is built;
+# then the beat task deletes it, every version of its objects (a request never built expires too).
+ARCHIVE_SUBJECT_ACCESS_HOURS = env_int("ARCHIVE_SUBJECT_ACCESS_HOURS", 72)
 
 # --- S3 and Iceberg (cold tier) -----------------------------------------------
 S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "http://127.0.0.1:8333")

@@ -10,11 +10,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.actors import Actor, UnknownActor, audit_context
 from apps.core.cli import (approvals, audit, erasure, exports, holds, lake, rehydration, retention, schemas, stream,
-                           subjects, warehouse)
+                           subject_access, subjects, warehouse)
 
 # In the order `archive --help` lists them.
-MODULES = (exports, warehouse, stream, retention, approvals, holds, erasure, subjects, schemas, rehydration, lake,
-           audit)
+MODULES = (exports, warehouse, stream, retention, approvals, holds, erasure, subject_access, subjects, schemas,
+           rehydration, lake, audit)
 
 
 class Command(BaseCommand):
