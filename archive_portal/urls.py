@@ -16,6 +16,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("approvals/", include("apps.approvals.urls")),
     path("compliance/erasure/", include("apps.erasure.urls")),
+    path("compliance/access/", include("apps.erasure.access_urls")),
     path("compliance/", include("apps.compliance.urls")),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),

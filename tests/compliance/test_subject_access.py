@@ -36,7 +36,6 @@ from tests.roles import user_in
 PEOPLE = {"ann": ("Ann.Access@Example.org", "u-ann-7"), "bob": ("bob.other@example.net", "u-bob-9")}
 ANN = ["email= ann.access@example.org ", "user_id=u-ann-7"]  # as an officer types them
 LEGACY = "ann-legacy-1"  # a job of Ann's whose record carries no subject key: named by its job id
-URLS = "tests.compliance.access_urls"
 
 
 def _entry(job_id: str, ms: int, *, email: str | None, user_id: str | None) -> dict:
@@ -187,7 +186,6 @@ def test_a_bundle_holds_exactly_the_subjects_records_from_both_tiers_for_its_req
     assert {r["job_id"] for r in bob_records} == spread["bob"]
 
 
-@pytest.mark.urls(URLS)
 def test_the_pages_file_a_request_and_only_its_requester_downloads(archive, client):
     spread = two_subjects(archive)
     officer_a, officer_b = _officers()
