@@ -30,4 +30,4 @@ CREATE TABLE {db}.jobs_archive
 ENGINE = MergeTree
 PARTITION BY toDate(enqueue_time)
 ORDER BY (queue, enqueue_time, outcome)
-SETTINGS non_replicated_deduplication_window = 10000, index_granularity = 8192
+SETTINGS non_replicated_deduplication_window = 10000, index_granularity = 8192, cleanup_delay_period = 1, max_cleanup_delay_period = 1, cleanup_delay_period_random_add = 0

@@ -44,9 +44,18 @@ def test_production_refuses_to_start_without_a_secret_key():
         assert "DJANGO_SECRET_KEY" in result.stderr, (value, result.stderr)
 
 
+def test_production_refuses_to_start_without_a_subject_key_secret():
+    env = _clean_env(DJANGO_SETTINGS_MODULE="archive_portal.settings.production",
+                     DJANGO_SECRET_KEY=secrets.token_urlsafe(50))
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0, result.stdout
+    assert "ARCHIVE_SUBJECT_KEY_SECRET" in result.stderr, result.stderr
+
+
 def test_wsgi_and_celery_default_to_production_without_development_credentials():
     key = secrets.token_urlsafe(50)
-    env = _clean_env(DJANGO_SECRET_KEY=key)
+    env = _clean_env(DJANGO_SECRET_KEY=key, ARCHIVE_SUBJECT_KEY_SECRET=secrets.token_urlsafe(32))
     for entry_point in ("import archive_portal.wsgi", "from archive_portal.celery import app"):
         shown = _shown(_python(f"{entry_point}; {PRINT}", env))
         assert shown == {"SETTINGS_MODULE": "archive_portal.settings.production", "SECRET_KEY": key,
@@ -59,7 +68,7 @@ def test_production_values_do_not_depend_on_what_was_imported_before():
     code = ("import importlib, json; importlib.import_module('archive_portal.settings.local'); "
             "p = importlib.import_module('archive_portal.settings.production'); "
             "print(json.dumps([p.SECRET_KEY, p.AWS_ACCESS_KEY_ID, p.AWS_SECRET_ACCESS_KEY]))")
-    result = _python(code, _clean_env(DJANGO_SECRET_KEY=key))
+    result = _python(code, _clean_env(DJANGO_SECRET_KEY=key, ARCHIVE_SUBJECT_KEY_SECRET=secrets.token_urlsafe(32)))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [key, "", ""]
 
