@@ -84,6 +84,36 @@ def spread_subject(archive, *, background: int = 600, seed: int = 11) -> dict:
     return {"background": background, "rehydrated_table": copy.table_name}
 
 
+def stored_copy(records: int = 3):
+    """A subject-access bundle of the subject in S3 (a copy the portal keeps), noted by its key hash."""
+    import uuid
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from apps.compliance.models import StoredCopy
+    from apps.compliance.subject_keys import key_hash
+
+    key = f"subject-access/{uuid.uuid4().hex}.json"
+    body = json.dumps([{"job_id": f"{PREFIX}{i}", "payload": {"email": EMAIL}} for i in range(records)])
+    s3.client().put_object(Bucket=settings.S3_BUCKET, Key=key, Body=body.encode())
+    return StoredCopy.objects.create(kind="subject_access", bucket=settings.S3_BUCKET, keys=[key],
+                                     key_hashes=[key_hash("email", EMAIL, kind="email")], records=records,
+                                     expires_at=timezone.now() + timedelta(days=7))
+
+
+def copies_left() -> int:
+    """Object versions of every stored copy still in S3."""
+    from apps.compliance.models import StoredCopy
+
+    client, left = s3.client(), 0
+    for copy in StoredCopy.objects.all():
+        for key in copy.keys:
+            for page in client.get_paginator("list_object_versions").paginate(Bucket=copy.bucket, Prefix=key):
+                left += sum(1 for v in page.get("Versions", []) if v["Key"] == key)
+    return left
+
+
 # --- finding the subject without the erasure's code -----------------------------------------------
 def _job_ids_bytes() -> bytes:
     return PREFIX.encode()
@@ -123,6 +153,7 @@ def found_anywhere(archive) -> dict[str, int]:
     found["dead_stream"] = sum(1 for _, f in archive.redis.xrange(f"{archive.stream}:dead")
                                if b"ann-" in f.get(b"job_id", b""))
     found["database"] = raw_identifiers_in_database()
+    found["copies"] = copies_left()
     return found
 
 
