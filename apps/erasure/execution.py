@@ -140,20 +140,29 @@ def _cold(run: _Run) -> dict:
     if located.stream_ids:
         maintenance.erase_where(survey.resolved(run.subject, located).iceberg(), reference)
     faults.checkpoint("erasure_cold_deleted")
-    expired = maintenance.expire_snapshots_before_erasure(reference)
-    faults.checkpoint("erasure_cold_expired")
-    current = set(maintenance.data_files(survey.resolved(run.subject, located).iceberg())) if located.stream_ids else set()
-    replaced = sorted(set(plan["files_before"]) - current)
     step = run.step("cold")
-    step.setdefault("replaced", replaced)  # the first attempt to get here saw them all
-    step["expired"] = step.get("expired", 0) + expired
-    run.save()
-    removed = maintenance.remove_unreferenced(step["replaced"],
-                                              metadata_before_ms=maintenance.erasure_snapshot_ms(reference))
+    # Noted once, after the delete and before anything goes, so a retry does and counts the same:
+    # the files the delete replaced, then the snapshots that still read them, then the objects.
+    if "expiring" not in step:
+        current = set(maintenance.data_files(survey.resolved(run.subject, located).iceberg())) \
+            if located.stream_ids else set()
+        step["replaced"] = sorted(set(plan["files_before"]) - current)
+        step["expiring"] = maintenance.snapshots_before_erasure(reference)
+        run.save()
+    maintenance.expire_snapshots_by_id(step["expiring"])
+    faults.checkpoint("erasure_cold_expired")
+    if "removing" not in step:
+        step["removing"] = maintenance.unreferenced(step["replaced"],
+                                                    metadata_before_ms=maintenance.erasure_snapshot_ms(reference))
+        run.save()
+    removing = step["removing"]
+    maintenance.remove_objects(removing)
     faults.checkpoint("erasure_cold")
     return {"records": len(plan["stream_ids"]), "partitions": len(plan["days"]),
             "files_rewritten": len(step["replaced"]), "files_in_table": plan["files_in_table"],
-            "snapshots_expired": step["expired"], **removed}
+            "snapshots_expired": len(step["expiring"]), "files_removed": removing["files"],
+            "versions_removed": removing["versions"], "still_referenced": removing["still_referenced"],
+            "metadata_removed": removing["metadata"]}
 
 
 def _copies(run: _Run) -> dict:

@@ -112,6 +112,12 @@ def reachable(cfg: S3Config | None = None) -> bool:
     return True
 
 
+def count_versions(client, bucket: str, key: str) -> int:
+    """The versions (and delete markers) of one object: what `delete_every_version` would delete."""
+    return sum(1 for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key)
+               for version in page.get("Versions", []) + page.get("DeleteMarkers", []) if version["Key"] == key)
+
+
 def delete_every_version(client, bucket: str, key: str) -> int:
     """Delete an object and, where the bucket keeps versions, each of them; returns how many went."""
     gone = 0

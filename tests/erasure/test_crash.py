@@ -12,6 +12,7 @@ import signal
 
 import pytest
 
+from apps.lake.table import load_table
 from apps.warehouse import client as ch
 from tests.erasure.helpers import (
     TYPED,
@@ -61,6 +62,7 @@ def test_a_run_killed_at_a_crash_point_resumes_and_counts_once(archive, _chdb_pa
     assert all(preview["counts"][place] for place in EXACT), preview["counts"]
     assert preview["counts"]["copies"] == copy.records
     cli("erasure", "approve", str(filed["id"]), "--by", "officer_b")
+    snapshots = len(load_table().snapshots())  # the erasure expires every one of them
 
     ch.release()  # the runs below open this process's chDB path
     crashed = _run(archive, _chdb_path, filed["id"], ARCHIVE_EXPORT_CRASH_AT=point)
@@ -76,6 +78,11 @@ def test_a_run_killed_at_a_crash_point_resumes_and_counts_once(archive, _chdb_pa
     assert done["attempts"] == 2 and done["verification"]["passed"] is True
     assert {p: done["counts"][p] for p in EXACT} == {p: preview["counts"][p] for p in EXACT}
     assert done["counts"]["copies"] == copy.records and done["counts"]["subject_index"] > 0
+    cold = next(s for s in done["steps"] if s["name"] == "cold")["result"]
+    assert cold["snapshots_expired"] == snapshots
+    assert 0 < cold["files_rewritten"] <= preview["files"]["to_rewrite"]
+    assert cold["files_removed"] == cold["files_rewritten"] and cold["still_referenced"] == 0
+    assert cold["versions_removed"] >= cold["files_removed"] + cold["metadata_removed"] > 0
 
     after = found_anywhere(archive)
     assert after == {key: 0 for key in after}, after
