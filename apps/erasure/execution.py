@@ -39,7 +39,7 @@ from apps.places import copies, dead_letters, stream, subject_index
 from apps.places.subject import Subject
 from apps.rehydration import tables
 from apps.retention.locks import one_run_at_a_time
-from apps.warehouse.physical import remove_rows
+from apps.warehouse.physical import parts_holding, remove_rows
 
 logger = logging.getLogger(__name__)
 
@@ -106,23 +106,30 @@ def _dead_letters(run: _Run) -> dict:
             "stream_entries": len(plan["entry_ids"])}
 
 
+def _located_with_parts(subject: Subject, table: str) -> dict:
+    """A table's plan: the rows, and the parts holding them (a retry waits for those to go too)."""
+    located = survey.locate_warm(subject, table).as_dict()
+    return {**located, "parts": parts_holding(table, located["stream_ids"], located["days"])}
+
+
 def _warm(run: _Run) -> dict:
-    plan = run.plan("warm", lambda: survey.locate_warm(run.subject).as_dict())
-    removed = remove_rows("jobs_archive", plan["stream_ids"], plan["days"], checkpoint="erasure_warm_mutated")
+    plan = run.plan("warm", lambda: _located_with_parts(run.subject, "jobs_archive"))
+    remove_rows("jobs_archive", plan["stream_ids"], plan["days"], parts=plan.get("parts", ()),
+                checkpoint="erasure_warm_mutated")
     faults.checkpoint("erasure_warm")
     return {"records": len(plan["stream_ids"]), "partitions": len(plan["days"]),
-            "parts_rewritten": len(removed.parts)}
+            "parts_rewritten": len(plan.get("parts", ()))}
 
 
 def _rehydrated(run: _Run) -> dict:
     def make() -> dict:
-        located = {t: survey.locate_warm(run.subject, t).as_dict() for t in tables.existing()}
+        located = {t: _located_with_parts(run.subject, t) for t in tables.existing()}
         return {t: found for t, found in located.items() if found["stream_ids"]}
 
     plan = run.plan("rehydrated", make)
     for table, found in plan.items():
         if table in tables.existing():  # dropped since: nothing left to remove
-            remove_rows(table, found["stream_ids"], found["days"])
+            remove_rows(table, found["stream_ids"], found["days"], parts=found.get("parts", ()))
     faults.checkpoint("erasure_rehydrated")
     return {"records": sum(len(f["stream_ids"]) for f in plan.values()), "tables": sorted(plan)}
 
