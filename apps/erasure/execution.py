@@ -34,7 +34,7 @@ from apps.compliance.selectors import active_holds
 from apps.core import faults
 from apps.erasure import criteria, locks, survey, tombstones
 from apps.erasure.models import ErasureRequest, ErasureState
-from apps.lake import maintenance
+from apps.lake import maintenance, s3
 from apps.places import copies, dead_letters, stream, subject_index
 from apps.places.subject import Subject
 from apps.rehydration import tables
@@ -240,8 +240,9 @@ def execute(request_id: int) -> ErasureRequest:
                         p for p, r in result["places"].items() if not r["clean"]))
             except Exception as exc:
                 logger.exception("erasure %s failed at step %s", request.reference, name)
-                step["error"] = f"{type(exc).__name__}: {exc}"[:1000]
-                run.save(state=ErasureState.FAILED, error=f"step {name}: {type(exc).__name__}: {exc}"[:2000])
+                why = _failure(exc)
+                step["error"] = why[:1000]
+                run.save(state=ErasureState.FAILED, error=f"step {name}: {why}"[:2000])
                 return run.request
             step.update(done=True, result=result, seconds=round(time.monotonic() - began, 3),
                         finished_at=timezone.now().isoformat())
@@ -251,6 +252,15 @@ def execute(request_id: int) -> ErasureRequest:
             else:
                 run.save()
         return ErasureRequest.objects.get(pk=request_id)
+
+
+def _failure(exc: Exception) -> str:
+    """Why a step failed, for the officer: an S3 that does not answer is said so first."""
+    why = f"{type(exc).__name__}: {exc}"
+    if s3.unreachable(exc):
+        return (f"S3 at {s3.S3Config.from_settings().endpoint_url or 'AWS'} did not answer; run the request again "
+                f"once it does, it resumes at this step ({why})")
+    return why
 
 
 def _redo_unclean(run: _Run, result: dict) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError
+from botocore.exceptions import ReadTimeoutError
 from django.conf import settings
 
 
@@ -59,6 +61,28 @@ def client(cfg: S3Config | None = None, *, attempts: int = 3):
             s3={"addressing_style": "path"},
         ),
     )
+
+
+# How pyarrow's S3 filesystem (pyiceberg's file IO) and ClickHouse's S3 reads say they got no answer.
+_NO_ANSWER = ("NETWORK_CONNECTION", "Could not connect", "Connection refused", "Failed to connect", "Timeout",
+              "timed out")
+
+
+def unreachable(exc: BaseException, cfg: S3Config | None = None) -> bool:
+    """Whether an error, or one it came from, is the S3 endpoint not answering (refused, timed out):
+    botocore's own, or another client's that names the endpoint's address."""
+    cfg = cfg or S3Config.from_settings()
+    address = urlparse(cfg.endpoint_url).netloc if cfg.endpoint_url else ".amazonaws.com"
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError):
+            return True
+        text = str(exc)
+        if address in text and any(words in text for words in _NO_ANSWER):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def ensure_bucket(cfg: S3Config | None = None) -> None:
