@@ -144,7 +144,7 @@ def _cold(run: _Run) -> dict:
 
     plan = run.plan("cold", make)
     located = survey.Located(plan["stream_ids"], plan["days"])
-    if located.stream_ids:
+    if located.stream_ids and maintenance.erasure_snapshot_ms(reference) is None:  # an earlier attempt's is committed
         maintenance.erase_where(survey.resolved(run.subject, located).iceberg(), reference)
     faults.checkpoint("erasure_cold_deleted")
     step = run.step("cold")
