@@ -34,12 +34,12 @@ from apps.compliance.selectors import active_holds
 from apps.core import faults
 from apps.erasure import criteria, locks, survey, tombstones
 from apps.erasure.models import ErasureRequest, ErasureState
-from apps.lake import maintenance
+from apps.lake import maintenance, s3
 from apps.places import copies, dead_letters, stream, subject_index
 from apps.places.subject import Subject
 from apps.rehydration import tables
 from apps.retention.locks import one_run_at_a_time
-from apps.warehouse.physical import remove_rows
+from apps.warehouse.physical import parts_holding, remove_rows
 
 logger = logging.getLogger(__name__)
 
@@ -106,23 +106,30 @@ def _dead_letters(run: _Run) -> dict:
             "stream_entries": len(plan["entry_ids"])}
 
 
+def _located_with_parts(subject: Subject, table: str) -> dict:
+    """A table's plan: the rows, and the parts holding them (a retry waits for those to go too)."""
+    located = survey.locate_warm(subject, table).as_dict()
+    return {**located, "parts": parts_holding(table, located["stream_ids"], located["days"])}
+
+
 def _warm(run: _Run) -> dict:
-    plan = run.plan("warm", lambda: survey.locate_warm(run.subject).as_dict())
-    removed = remove_rows("jobs_archive", plan["stream_ids"], plan["days"], checkpoint="erasure_warm_mutated")
+    plan = run.plan("warm", lambda: _located_with_parts(run.subject, "jobs_archive"))
+    remove_rows("jobs_archive", plan["stream_ids"], plan["days"], parts=plan.get("parts", ()),
+                checkpoint="erasure_warm_mutated")
     faults.checkpoint("erasure_warm")
     return {"records": len(plan["stream_ids"]), "partitions": len(plan["days"]),
-            "parts_rewritten": len(removed.parts)}
+            "parts_rewritten": len(plan.get("parts", ()))}
 
 
 def _rehydrated(run: _Run) -> dict:
     def make() -> dict:
-        located = {t: survey.locate_warm(run.subject, t).as_dict() for t in tables.existing()}
+        located = {t: _located_with_parts(run.subject, t) for t in tables.existing()}
         return {t: found for t, found in located.items() if found["stream_ids"]}
 
     plan = run.plan("rehydrated", make)
     for table, found in plan.items():
         if table in tables.existing():  # dropped since: nothing left to remove
-            remove_rows(table, found["stream_ids"], found["days"])
+            remove_rows(table, found["stream_ids"], found["days"], parts=found.get("parts", ()))
     faults.checkpoint("erasure_rehydrated")
     return {"records": sum(len(f["stream_ids"]) for f in plan.values()), "tables": sorted(plan)}
 
@@ -137,23 +144,32 @@ def _cold(run: _Run) -> dict:
 
     plan = run.plan("cold", make)
     located = survey.Located(plan["stream_ids"], plan["days"])
-    if located.stream_ids:
+    if located.stream_ids and maintenance.erasure_snapshot_ms(reference) is None:  # an earlier attempt's is committed
         maintenance.erase_where(survey.resolved(run.subject, located).iceberg(), reference)
     faults.checkpoint("erasure_cold_deleted")
-    expired = maintenance.expire_snapshots_before_erasure(reference)
-    faults.checkpoint("erasure_cold_expired")
-    current = set(maintenance.data_files(survey.resolved(run.subject, located).iceberg())) if located.stream_ids else set()
-    replaced = sorted(set(plan["files_before"]) - current)
     step = run.step("cold")
-    step.setdefault("replaced", replaced)  # the first attempt to get here saw them all
-    step["expired"] = step.get("expired", 0) + expired
-    run.save()
-    removed = maintenance.remove_unreferenced(step["replaced"],
-                                              metadata_before_ms=maintenance.erasure_snapshot_ms(reference))
+    # Noted once, after the delete and before anything goes, so a retry does and counts the same:
+    # the files the delete replaced, then the snapshots that still read them, then the objects.
+    if "expiring" not in step:
+        current = set(maintenance.data_files(survey.resolved(run.subject, located).iceberg())) \
+            if located.stream_ids else set()
+        step["replaced"] = sorted(set(plan["files_before"]) - current)
+        step["expiring"] = maintenance.snapshots_before_erasure(reference)
+        run.save()
+    maintenance.expire_snapshots_by_id(step["expiring"])
+    faults.checkpoint("erasure_cold_expired")
+    if "removing" not in step:
+        step["removing"] = maintenance.unreferenced(step["replaced"],
+                                                    metadata_before_ms=maintenance.erasure_snapshot_ms(reference))
+        run.save()
+    removing = step["removing"]
+    maintenance.remove_objects(removing)
     faults.checkpoint("erasure_cold")
     return {"records": len(plan["stream_ids"]), "partitions": len(plan["days"]),
             "files_rewritten": len(step["replaced"]), "files_in_table": plan["files_in_table"],
-            "snapshots_expired": step["expired"], **removed}
+            "snapshots_expired": len(step["expiring"]), "files_removed": removing["files"],
+            "versions_removed": removing["versions"], "still_referenced": removing["still_referenced"],
+            "metadata_removed": removing["metadata"]}
 
 
 def _copies(run: _Run) -> dict:
@@ -226,8 +242,9 @@ def execute(request_id: int) -> ErasureRequest:
             except Exception as exc:
                 logger.exception("erasure %s failed at step %s", request.reference, name)
                 step = run.step(name)
-                step["error"] = f"{type(exc).__name__}: {exc}"[:1000]
-                run.save(state=ErasureState.FAILED, error=f"step {name}: {type(exc).__name__}: {exc}"[:2000])
+                why = _failure(exc)
+                step["error"] = why[:1000]
+                run.save(state=ErasureState.FAILED, error=f"step {name}: {why}"[:2000])
                 return run.request
             step.update(done=True, result=result, seconds=round(time.monotonic() - began, 3),
                         finished_at=timezone.now().isoformat())
@@ -237,6 +254,15 @@ def execute(request_id: int) -> ErasureRequest:
             else:
                 run.save()
         return ErasureRequest.objects.get(pk=request_id)
+
+
+def _failure(exc: Exception) -> str:
+    """Why a step failed, for the officer: an S3 that does not answer is said so first."""
+    why = f"{type(exc).__name__}: {exc}"
+    if s3.unreachable(exc):
+        return (f"S3 at {s3.S3Config.from_settings().endpoint_url or 'AWS'} did not answer; run the request again "
+                f"once it does, it resumes at this step ({why})")
+    return why
 
 
 def _redo_unclean(run: _Run, result: dict) -> None:

@@ -192,14 +192,32 @@ def _erasure_ms(table: Table, reference: str, *, last: bool = False) -> int | No
     return max(marked) if last else min(marked)
 
 
-def expire_snapshots_before_erasure(reference: str) -> int:
-    """Expire every snapshot older than the erasure's last one (they may read the old files); never the current.
+def snapshots_before_erasure(reference: str) -> list[int]:
+    """Ids of the snapshots older than the erasure's last one (they may read the old files); never the current.
 
     One delete can commit several snapshots (pyiceberg drops whole files in a DELETE snapshot and
     rewrites the others in an OVERWRITE one), each marked with the reference; all but the last
     still reference files holding the subject's rows, so the cutoff is the last of them."""
-    return _expire_older_than(lambda table: _erasure_ms(table, reference, last=True),
-                              "snapshot expiry after an erasure")
+    table = load_table()
+    cutoff, current = _erasure_ms(table, reference, last=True), table.current_snapshot()
+    if cutoff is None:
+        return []
+    return [s.snapshot_id for s in table.snapshots()
+            if s.timestamp_ms < cutoff and (current is None or s.snapshot_id != current.snapshot_id)]
+
+
+def expire_snapshots_by_id(ids: list[int]) -> int:
+    """Expire those of these snapshots the table still has (never the current); returns how many went now."""
+
+    def action(table: Table) -> int:
+        current = table.current_snapshot()
+        present = {s.snapshot_id for s in table.snapshots()} - ({current.snapshot_id} if current else set())
+        left = [i for i in ids if i in present]
+        if left:
+            table.maintenance.expire_snapshots().by_ids(left).commit()
+        return len(left)
+
+    return with_commit_retries(action, "snapshot expiry after an erasure")
 
 
 def erasure_snapshot_ms(reference: str) -> int | None:
@@ -207,19 +225,18 @@ def erasure_snapshot_ms(reference: str) -> int | None:
     return _erasure_ms(load_table(), reference)
 
 
-def remove_unreferenced(paths: list[str], *, metadata_before_ms: int | None) -> dict:
-    """Delete these objects, every version of them, unless a snapshot of the table still references one.
-
-    Also the manifests and manifest lists that no snapshot references any more and that were written
-    before the erasure's commit: they listed the old files. (A later unreferenced one may belong to
-    a commit in flight, so it is left to orphan removal.)"""
+def unreferenced(paths: list[str], *, metadata_before_ms: int | None) -> dict:
+    """What an erasure removes after the expiry (`remove_objects` does it): these data files, every
+    version, unless a snapshot of the table still references one; and the manifests and manifest lists
+    that no snapshot references any more and that were written before the erasure's commit (they
+    listed the old files; a later unreferenced one may belong to a commit in flight, so it is left to
+    orphan removal). Versions are counted now, so the plan says what went however often it runs."""
     table = load_table()
     keep = {urlparse(path).path.lstrip("/") for path in _referenced(table)}
     location = urlparse(table.location())
     bucket = location.netloc
     client = s3.client()
     wanted = [urlparse(p).path.lstrip("/") for p in paths]
-    still_referenced = [k for k in wanted if k in keep]
     prefix = location.path.lstrip("/").rstrip("/") + "/metadata/"
     stale_metadata = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -227,10 +244,14 @@ def remove_unreferenced(paths: list[str], *, metadata_before_ms: int | None) -> 
             if (metadata_before_ms is not None and obj["Key"].endswith(".avro") and obj["Key"] not in keep
                     and obj["LastModified"].timestamp() * 1000 < metadata_before_ms):
                 stale_metadata.append(obj["Key"])
-    files = versions = 0
-    for key in [k for k in wanted if k not in keep] + stale_metadata:
-        found = s3.delete_every_version(client, bucket, key)
-        files += int(found > 0 and key in wanted)
-        versions += found
-    return {"files_removed": files, "versions_removed": versions, "still_referenced": len(still_referenced),
-            "metadata_removed": len(stale_metadata)}
+    data = [k for k in wanted if k not in keep]
+    versions = {key: s3.count_versions(client, bucket, key) for key in data + stale_metadata}
+    return {"bucket": bucket, "keys": data + stale_metadata, "files": sum(1 for k in data if versions[k]),
+            "versions": sum(versions.values()), "still_referenced": len(wanted) - len(data),
+            "metadata": len(stale_metadata)}
+
+
+def remove_objects(planned: dict) -> int:
+    """Delete every version of the objects `unreferenced` planned; returns how many versions went now."""
+    client = s3.client()
+    return sum(s3.delete_every_version(client, planned["bucket"], key) for key in planned["keys"])

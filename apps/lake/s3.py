@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError
+from botocore.exceptions import ReadTimeoutError
 from django.conf import settings
 
 
@@ -61,6 +63,28 @@ def client(cfg: S3Config | None = None, *, attempts: int = 3):
     )
 
 
+# How pyarrow's S3 filesystem (pyiceberg's file IO) and ClickHouse's S3 reads say they got no answer.
+_NO_ANSWER = ("NETWORK_CONNECTION", "Could not connect", "Connection refused", "Failed to connect", "Timeout",
+              "timed out")
+
+
+def unreachable(exc: BaseException, cfg: S3Config | None = None) -> bool:
+    """Whether an error, or one it came from, is the S3 endpoint not answering (refused, timed out):
+    botocore's own, or another client's that names the endpoint's address."""
+    cfg = cfg or S3Config.from_settings()
+    address = urlparse(cfg.endpoint_url).netloc if cfg.endpoint_url else ".amazonaws.com"
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError):
+            return True
+        text = str(exc)
+        if address in text and any(words in text for words in _NO_ANSWER):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def ensure_bucket(cfg: S3Config | None = None) -> None:
     cfg = cfg or S3Config.from_settings()
     _create_if_missing(client(cfg), cfg.bucket)
@@ -110,6 +134,12 @@ def reachable(cfg: S3Config | None = None) -> bool:
     except Exception:
         return False
     return True
+
+
+def count_versions(client, bucket: str, key: str) -> int:
+    """The versions (and delete markers) of one object: what `delete_every_version` would delete."""
+    return sum(1 for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key)
+               for version in page.get("Versions", []) + page.get("DeleteMarkers", []) if version["Key"] == key)
 
 
 def delete_every_version(client, bucket: str, key: str) -> int:

@@ -22,6 +22,9 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _local = threading.local()
+_opened: list = []  # every client this process opened, in any thread (release closes them all)
+_opened_lock = threading.Lock()
+_generation = 0  # bumped by release: a thread's client from before is closed and opened again
 _forbidden_here: str | None = None  # set in processes that must never open the warehouse (the web)
 
 
@@ -77,15 +80,29 @@ def get_client():
                              "it (apps.warehouse.dispatch)")
     url = settings.CLICKHOUSE_URL
     client = getattr(_local, "client", None)
-    if client is None or _local.url != url:
+    if client is None or _local.url != url or _local.generation != _generation:
         if is_embedded():
             path = embedded_path()
             Path(path).mkdir(parents=True, exist_ok=True)
             client = clickhouse_connect.get_client(dsn=f"chdb://{path}", chdb_options=_engine_options())
         else:
             client = clickhouse_connect.get_client(dsn=url, connect_timeout=5, send_receive_timeout=300)
-        _local.client, _local.url = client, url
+        with _opened_lock:
+            _opened.append(client)
+            _local.client, _local.url, _local.generation = client, url, _generation
     return client
+
+
+def release() -> None:
+    """Close every client of this process, whatever thread opened it. With chDB the engine stops
+    once none is open, so another process may take its data path (a test hands the warehouse to a
+    `manage.py` it runs, then reads it again: the next query here opens a new client)."""
+    global _generation
+    with _opened_lock:
+        clients, _opened[:] = list(_opened), []
+        _generation += 1
+    for client in clients:
+        client.close()
 
 
 def utc_naive(value: datetime) -> datetime:

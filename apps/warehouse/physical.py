@@ -43,7 +43,10 @@ def rows_matching(table: str, where: str, params: dict) -> list[tuple[str, str]]
     return [(sid, day) for sid, day in rows]
 
 
-def _parts_holding(table: str, stream_ids: list[str], days: list[str]) -> list[tuple[str, str]]:
+def parts_holding(table: str, stream_ids: list[str], days: list[str]) -> list[tuple[str, str]]:
+    """(name, path) of the active parts holding these rows, masked ones included."""
+    if not stream_ids:
+        return []
     rows = ch.query(f"SELECT DISTINCT _part FROM {{db}}.{ch.identifier(table)} "
                     "WHERE toDate(enqueue_time) IN {days:Array(Date)} AND stream_id IN {ids:Array(String)}",
                     tag="erasure", parameters={"days": days, "ids": stream_ids}, settings_=_ALL_ROWS).result_rows
@@ -56,12 +59,16 @@ def _parts_holding(table: str, stream_ids: list[str], days: list[str]) -> list[t
     return [(name, path) for name, path in found]
 
 
-def remove_rows(table: str, stream_ids: list[str], days: list[str], *, checkpoint: str = "") -> Removed:
-    """Remove these rows (by stream id, within these days) from every part, physically. Idempotent."""
+def remove_rows(table: str, stream_ids: list[str], days: list[str], *, parts=(), checkpoint: str = "") -> Removed:
+    """Remove these rows (by stream id, within these days) from every part, physically. Idempotent.
+
+    `parts`: (name, path) of parts noted earlier as holding them (a caller's plan), waited for too,
+    so a retry after a crash between the mutation and the wait still sees the old parts go."""
     if not stream_ids:
         return Removed(0, [])
     name = ch.identifier(table)
-    parts = _parts_holding(table, stream_ids, days)
+    found = parts_holding(table, stream_ids, days)
+    parts = [*found, *[(n, path) for n, path in parts if n not in {f for f, _ in found}]]
     present = len(rows_matching(table, "toDate(enqueue_time) IN {days:Array(Date)} AND stream_id IN {ids:Array(String)}",
                                 {"days": days, "ids": stream_ids}))
     settings_sql = ", ".join(f"{k} = {v}" for k, v in {**PROMPT_CLEANUP, **_SHORT_LIFETIME}.items())

@@ -32,6 +32,19 @@ def subject_entry(i: int, ms: int, *, outcome: str = "success", tenant: str = "t
             b"tags": json.dumps({"region": "eu-west-1"}).encode()}
 
 
+def default_rules() -> None:
+    """The migration's default subject key rules: a transactional test's flush empties the table, so
+    only the first test of a run would have them otherwise."""
+    from apps.compliance import subject_key_rules
+    from apps.compliance.models import SubjectKeyRule
+    from apps.compliance.subject_keys import DEFAULT_RULES
+
+    for rule in DEFAULT_RULES:
+        SubjectKeyRule.objects.get_or_create(source=rule.source, field=rule.field,
+                                             defaults={"name": rule.name, "kind": rule.kind})
+    subject_key_rules._cached["at"] = float("-inf")  # read them again now, not a flushed table's
+
+
 def add(archive, entries) -> list[str]:
     pipe = archive.redis.pipeline()
     for fields in entries:
@@ -46,6 +59,7 @@ def spread_subject(archive, *, background: int = 600, seed: int = 11) -> dict:
     from apps.retention.models import RetentionPolicy
     from tests.actors import TESTS
 
+    default_rules()
     now_ms = int(T0.timestamp() * 1000)
     add(archive, generate(background, seed=seed, now_ms=now_ms, spread_ms=10 * DAY_MS - 60_000))
     add(archive, [subject_entry(i, now_ms - i * DAY_MS // 2 - 1000) for i in range(20)])  # 10 days, 2 a day
@@ -68,6 +82,36 @@ def spread_subject(archive, *, background: int = 600, seed: int = 11) -> dict:
     archive.redis.xreadgroup(GROUP, "slow-exporter", {archive.stream: ">"}, count=2)
     add(archive, [subject_entry(42, now_ms - 300)])
     return {"background": background, "rehydrated_table": copy.table_name}
+
+
+def stored_copy(records: int = 3):
+    """A subject-access bundle of the subject in S3 (a copy the portal keeps), noted by its key hash."""
+    import uuid
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from apps.compliance.models import StoredCopy
+    from apps.compliance.subject_keys import key_hash
+
+    key = f"subject-access/{uuid.uuid4().hex}.json"
+    body = json.dumps([{"job_id": f"{PREFIX}{i}", "payload": {"email": EMAIL}} for i in range(records)])
+    s3.client().put_object(Bucket=settings.S3_BUCKET, Key=key, Body=body.encode())
+    return StoredCopy.objects.create(kind="subject_access", bucket=settings.S3_BUCKET, keys=[key],
+                                     key_hashes=[key_hash("email", EMAIL, kind="email")], records=records,
+                                     expires_at=timezone.now() + timedelta(days=7))
+
+
+def copies_left() -> int:
+    """Object versions of every stored copy still in S3."""
+    from apps.compliance.models import StoredCopy
+
+    client, left = s3.client(), 0
+    for copy in StoredCopy.objects.all():
+        for key in copy.keys:
+            for page in client.get_paginator("list_object_versions").paginate(Bucket=copy.bucket, Prefix=key):
+                left += sum(1 for v in page.get("Versions", []) if v["Key"] == key)
+    return left
 
 
 # --- finding the subject without the erasure's code -----------------------------------------------
@@ -109,6 +153,7 @@ def found_anywhere(archive) -> dict[str, int]:
     found["dead_stream"] = sum(1 for _, f in archive.redis.xrange(f"{archive.stream}:dead")
                                if b"ann-" in f.get(b"job_id", b""))
     found["database"] = raw_identifiers_in_database()
+    found["copies"] = copies_left()
     return found
 
 

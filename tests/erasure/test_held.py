@@ -15,6 +15,7 @@ from tests.erasure.helpers import (
     add,
     cli,
     cli_json,
+    default_rules,
     export_all,
     subject_entry,
 )
@@ -28,6 +29,7 @@ def _subject_rows(table: str) -> list[str]:
 
 
 def test_held_records_survive_and_the_certificate_names_the_hold(archive):
+    default_rules()
     now_ms = int(T0.timestamp() * 1000)
     add(archive, [subject_entry(i, now_ms - i * DAY_MS - 1000) for i in range(6)])
     export_all()
