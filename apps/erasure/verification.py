@@ -35,6 +35,7 @@ from apps.stream import client as streams
 from apps.warehouse import client as ch
 
 _ALL_ROWS = {"apply_deleted_mask": 0}
+MIN_NEEDLE = 12
 _COLUMNS = ("stream_id", "job_id", "trace_id", "payload_hash", "tenant_id", "queue", "enqueue_time", "subject_keys")
 
 
@@ -49,7 +50,9 @@ class _Looking:
         self.holds = subject.keep
         self.rules = rules()
         self.raw = sorted({*self.job_ids, *self.trace_ids})  # identifiers as typed, for byte searches
-        self.needles = [v.encode() for v in self.raw + sorted(self.keys) if v]
+        # Byte searches (metadata, unknown objects) only for values long enough not to occur by
+        # chance in other text (a job id "42" is in any JSON with a number): key hashes, UUIDs.
+        self.needles = [v.encode() for v in self.raw + sorted(self.keys) if len(v) >= MIN_NEEDLE]
 
     def restricted(self, tenant: str, enqueue_us: int | None) -> bool:
         if self.tenant and tenant != self.tenant:
@@ -279,6 +282,34 @@ def check_cold(looking: _Looking) -> dict:
                    snapshots=len(table.snapshots()), problems=problems)
 
 
+def _record_named(looking: _Looking, record: dict) -> bool:
+    keys = record.get("subject_keys") or []
+    if isinstance(keys, str):  # a CSV cell holds the list as JSON
+        try:
+            keys = json.loads(keys)
+        except ValueError:
+            keys = []
+    return (record.get("job_id") in looking.job_ids or record.get("trace_id") in looking.trace_ids
+            or record.get("payload_hash") in looking.payload_hashes or not looking.keys.isdisjoint(keys))
+
+
+def _search_copy_object(looking: _Looking, key: str, body: bytes) -> int:
+    """Records of the subject in one object of a copy: bundles are read record by record."""
+    if key.endswith(".json"):
+        try:
+            records = json.loads(body)
+        except ValueError:
+            records = None
+        if isinstance(records, list):
+            return sum(1 for r in records if isinstance(r, dict) and _record_named(looking, r))
+    if key.endswith(".csv"):
+        import csv
+
+        return sum(1 for r in csv.DictReader(io.StringIO(body.decode("utf-8", errors="replace")))
+                   if _record_named(looking, r))
+    return int(any(needle in body for needle in looking.needles))
+
+
 def check_copies(looking: _Looking) -> dict:
     from apps.compliance.models import StoredCopy
 
@@ -295,7 +326,7 @@ def check_copies(looking: _Looking) -> dict:
                     objects += 1
                     extra = {"VersionId": version["VersionId"]} if version.get("VersionId") not in (None, "null") else {}
                     body = client.get_object(Bucket=copy.bucket, Key=key, **extra)["Body"].read()
-                    found += int(any(needle in body for needle in looking.needles))
+                    found += _search_copy_object(looking, key, body)
     return _result(found + listed, 0, objects_and_versions=objects)
 
 
