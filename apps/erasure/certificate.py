@@ -71,13 +71,14 @@ def issue(request: ErasureRequest, subject, holds) -> dict:
     digest = sha256(doc)
     state = ErasureState.COMPLETED_HELD if held else ErasureState.COMPLETED
     now = timezone.now()
-    ErasureRequest.objects.filter(pk=request.pk).update(
-        certificate=doc, certificate_sha256=digest, state=state, completed_at=now, ended_at=now,
-        criteria=criteria.scrubbed(request.criteria), scrubbed=True)
+    ended = {"certificate": doc, "certificate_sha256": digest, "state": state, "completed_at": now, "ended_at": now,
+             "criteria": criteria.scrubbed(request.criteria), "scrubbed": True}
+    ErasureRequest.objects.filter(pk=request.pk).update(**ended)
     audit_record(actor=Actor.system("erasure"), action="erasure.certified", target=f"erasure:{request.pk}",
                  details={"reference": request.reference, "certificate_sha256": digest, "state": state,
                           "removed": doc["removed"], "kept_under_hold": sum(h["records"] for h in held)})
-    request.refresh_from_db()
+    # Not `steps`: the run holds them and records this step as done after it (a reload would lose that).
+    request.refresh_from_db(fields=list(ended))
     return {"certificate_sha256": digest, "state": state}
 
 
