@@ -49,6 +49,7 @@ def document(request: ErasureRequest, held: list[dict]) -> dict:
         "warm_parts_rewritten": warm.get("parts_rewritten", 0),
         "cold": {"files_rewritten": cold.get("files_rewritten", 0), "files_in_table": cold.get("files_in_table", 0),
                  "snapshots_expired": cold.get("snapshots_expired", 0),
+                 "older_files_removed": cold.get("older_files_removed", 0),
                  "old_file_versions_removed": cold.get("versions_removed", 0)},
         "kept_under_hold": held,
         "late_records_not_archived": LateRecord.objects.filter(request=request).count(),
