@@ -49,6 +49,7 @@ def document(request: ErasureRequest, held: list[dict]) -> dict:
         "warm_parts_rewritten": warm.get("parts_rewritten", 0),
         "cold": {"files_rewritten": cold.get("files_rewritten", 0), "files_in_table": cold.get("files_in_table", 0),
                  "snapshots_expired": cold.get("snapshots_expired", 0),
+                 "older_files_removed": cold.get("older_files_removed", 0),
                  "old_file_versions_removed": cold.get("versions_removed", 0)},
         "kept_under_hold": held,
         "late_records_not_archived": LateRecord.objects.filter(request=request).count(),
@@ -71,13 +72,14 @@ def issue(request: ErasureRequest, subject, holds) -> dict:
     digest = sha256(doc)
     state = ErasureState.COMPLETED_HELD if held else ErasureState.COMPLETED
     now = timezone.now()
-    ErasureRequest.objects.filter(pk=request.pk).update(
-        certificate=doc, certificate_sha256=digest, state=state, completed_at=now, ended_at=now,
-        criteria=criteria.scrubbed(request.criteria), scrubbed=True)
+    ended = {"certificate": doc, "certificate_sha256": digest, "state": state, "completed_at": now, "ended_at": now,
+             "criteria": criteria.scrubbed(request.criteria), "scrubbed": True}
+    ErasureRequest.objects.filter(pk=request.pk).update(**ended)
     audit_record(actor=Actor.system("erasure"), action="erasure.certified", target=f"erasure:{request.pk}",
                  details={"reference": request.reference, "certificate_sha256": digest, "state": state,
                           "removed": doc["removed"], "kept_under_hold": sum(h["records"] for h in held)})
-    request.refresh_from_db()
+    # Not `steps`: the run holds them and records this step as done after it (a reload would lose that).
+    request.refresh_from_db(fields=list(ended))
     return {"certificate_sha256": digest, "state": state}
 
 

@@ -13,7 +13,7 @@ removes nothing twice and counts every record once. Steps, in order:
 5. rehydrated: every `rehydrated_*` table, the same way.
 6. cold: an Iceberg delete that rewrites only the files holding the records, expiry of the
    snapshots older than it, then removal of the old files, every version, and of the manifests
-   that listed them.
+   that listed them; also of older generations only those snapshots read (a compaction's inputs).
 7. copies: stored copies holding the subject's records (subject-access bundles), every version.
 8. subject_index: the erased keys' rows.
 9. verify: every place searched again, by its own means (apps.erasure.verification).
@@ -155,11 +155,13 @@ def _cold(run: _Run) -> dict:
             if located.stream_ids else set()
         step["replaced"] = sorted(set(plan["files_before"]) - current)
         step["expiring"] = maintenance.snapshots_before_erasure(reference)
+        # Files of older generations (a compaction's inputs, say) that only those snapshots still read.
+        step["older"] = sorted(set(maintenance.files_only_in(step["expiring"])) - set(step["replaced"]))
         run.save()
     maintenance.expire_snapshots_by_id(step["expiring"])
     faults.checkpoint("erasure_cold_expired")
     if "removing" not in step:
-        step["removing"] = maintenance.unreferenced(step["replaced"],
+        step["removing"] = maintenance.unreferenced(step["replaced"], older=step.get("older", []),
                                                     metadata_before_ms=maintenance.erasure_snapshot_ms(reference))
         run.save()
     removing = step["removing"]
@@ -168,7 +170,7 @@ def _cold(run: _Run) -> dict:
     return {"records": len(plan["stream_ids"]), "partitions": len(plan["days"]),
             "files_rewritten": len(step["replaced"]), "files_in_table": plan["files_in_table"],
             "snapshots_expired": len(step["expiring"]), "files_removed": removing["files"],
-            "versions_removed": removing["versions"], "still_referenced": removing["still_referenced"],
+            "older_files_removed": removing.get("older_files", 0), "versions_removed": removing["versions"], "still_referenced": removing["still_referenced"],
             "metadata_removed": removing["metadata"]}
 
 

@@ -225,33 +225,58 @@ def erasure_snapshot_ms(reference: str) -> int | None:
     return _erasure_ms(load_table(), reference)
 
 
-def unreferenced(paths: list[str], *, metadata_before_ms: int | None) -> dict:
-    """What an erasure removes after the expiry (`remove_objects` does it): these data files, every
-    version, unless a snapshot of the table still references one; and the manifests and manifest lists
-    that no snapshot references any more and that were written before the erasure's commit (they
-    listed the old files; a later unreferenced one may belong to a commit in flight, so it is left to
-    orphan removal). Versions are counted now, so the plan says what went however often it runs."""
+def files_only_in(snapshot_ids: list[int]) -> list[str]:
+    """Data files that only these snapshots read, no other snapshot of the table: what expiring them
+    leaves behind (older generations a compaction or an earlier delete replaced, say)."""
+    table = load_table()
+    doomed = set(snapshot_ids)
+
+    def live(snapshots) -> set[str]:
+        files: set[str] = set()
+        seen: set[str] = set()
+        for snapshot in snapshots:
+            for manifest in snapshot.manifests(table.io):
+                if manifest.manifest_path not in seen:
+                    seen.add(manifest.manifest_path)
+                    files.update(e.data_file.file_path
+                                 for e in manifest.fetch_manifest_entry(table.io, discard_deleted=True))
+        return files
+
+    snapshots = table.snapshots()
+    return sorted(live([s for s in snapshots if s.snapshot_id in doomed])
+                  - live([s for s in snapshots if s.snapshot_id not in doomed]))
+
+
+def unreferenced(paths: list[str], *, older: list[str] = (), metadata_before_ms: int | None) -> dict:
+    """What an erasure removes after the expiry (`remove_objects` does it), every version: the data
+    files its delete replaced (`paths`) and the `older` ones only the expired snapshots read, unless a
+    snapshot of the table still references one; and the manifests and manifest lists that no snapshot
+    references any more and that were written before the erasure's commit (they listed the old files;
+    a later unreferenced one may belong to a commit in flight, so it is left to orphan removal).
+    Versions are counted now, so the plan says what went however often it runs."""
     table = load_table()
     keep = {urlparse(path).path.lstrip("/") for path in _referenced(table)}
     location = urlparse(table.location())
-    bucket = location.netloc
-    client = s3.client()
+    bucket, prefix = location.netloc, location.path.lstrip("/").rstrip("/") + "/"
+    versions = s3.versions_under(s3.client(), bucket, prefix)
     wanted = [urlparse(p).path.lstrip("/") for p in paths]
-    prefix = location.path.lstrip("/").rstrip("/") + "/metadata/"
-    stale_metadata = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            if (metadata_before_ms is not None and obj["Key"].endswith(".avro") and obj["Key"] not in keep
-                    and obj["LastModified"].timestamp() * 1000 < metadata_before_ms):
-                stale_metadata.append(obj["Key"])
     data = [k for k in wanted if k not in keep]
-    versions = {key: s3.count_versions(client, bucket, key) for key in data + stale_metadata}
-    return {"bucket": bucket, "keys": data + stale_metadata, "files": sum(1 for k in data if versions[k]),
-            "versions": sum(versions.values()), "still_referenced": len(wanted) - len(data),
+    earlier = sorted({urlparse(p).path.lstrip("/") for p in older} - keep - set(data))
+    stale_metadata = sorted(
+        key for key, listed in versions.items()
+        if metadata_before_ms is not None and key.startswith(prefix + "metadata/") and key.endswith(".avro")
+        and key not in keep and max(v["LastModified"] for v in listed).timestamp() * 1000 < metadata_before_ms)
+    keys = data + earlier + stale_metadata
+    return {"bucket": bucket, "prefix": prefix, "keys": keys, "files": sum(1 for k in data if k in versions),
+            "older_files": sum(1 for k in earlier if k in versions),
+            "versions": sum(len(versions.get(k, ())) for k in keys), "still_referenced": len(wanted) - len(data),
             "metadata": len(stale_metadata)}
 
 
 def remove_objects(planned: dict) -> int:
     """Delete every version of the objects `unreferenced` planned; returns how many versions went now."""
     client = s3.client()
-    return sum(s3.delete_every_version(client, planned["bucket"], key) for key in planned["keys"])
+    wanted = set(planned["keys"])
+    listed = s3.versions_under(client, planned["bucket"], planned["prefix"])
+    doomed = [(key, v["VersionId"]) for key, versions in listed.items() if key in wanted for v in versions]
+    return s3.delete_versions(client, planned["bucket"], doomed)

@@ -136,10 +136,30 @@ def reachable(cfg: S3Config | None = None) -> bool:
     return True
 
 
-def count_versions(client, bucket: str, key: str) -> int:
-    """The versions (and delete markers) of one object: what `delete_every_version` would delete."""
-    return sum(1 for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key)
-               for version in page.get("Versions", []) + page.get("DeleteMarkers", []) if version["Key"] == key)
+def versions_under(client, bucket: str, prefix: str) -> dict[str, list[dict]]:
+    """Every version and delete marker under a prefix, by key, in one listing: {key: [{VersionId,
+    LastModified}, ...]} (an unversioned bucket lists each object once, as version "null")."""
+    found: dict[str, list[dict]] = {}
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            found.setdefault(version["Key"], []).append(
+                {"VersionId": version.get("VersionId"), "LastModified": version.get("LastModified")})
+    return found
+
+
+def delete_versions(client, bucket: str, versions: list[tuple[str, str | None]]) -> int:
+    """Delete these (key, version id) pairs, a thousand a request; returns how many went."""
+    gone = 0
+    for start in range(0, len(versions), 1000):
+        chunk = versions[start:start + 1000]
+        objects = [{"Key": k, **({"VersionId": v} if v and v != "null" else {})} for k, v in chunk]
+        answer = client.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+        if answer.get("Errors"):
+            first = answer["Errors"][0]
+            raise OSError(f"S3 refused to delete {len(answer['Errors'])} of {len(chunk)} objects in {bucket}, "
+                          f"e.g. {first.get('Key')}: {first.get('Code')} {first.get('Message')}")
+        gone += len(chunk)
+    return gone
 
 
 def delete_every_version(client, bucket: str, key: str) -> int:

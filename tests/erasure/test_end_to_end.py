@@ -51,6 +51,8 @@ def test_an_erasure_reaches_every_place_and_proves_it(archive):
     assert done["verification"]["passed"] is True
     assert done["certificate_sha256"]
     assert done["approved_by"] == "officer_b" and done["requested_by"] == "officer_a"
+    assert {s["name"]: s["state"] for s in done["steps"]} == {s["name"]: "done" for s in done["steps"]}
+    assert all(s["seconds"] is not None for s in done["steps"])
     assert done["counts"]["warm"] == counts["warm"] and done["counts"]["cold"] == counts["cold"]
 
     after = found_anywhere(archive)
