@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO ?= 1
 RUN_PROCS := s3 worker beat web $(if $(filter 0 no off false,$(DEMO)),,demo)
 
-.PHONY: run test bench bench-tiers setup services check-services browser clean
+.PHONY: run test bench bench-tiers setup services check-services browser pdf-libs clean
 
 $(STAMP): requirements/base.txt requirements/test.txt requirements/lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ $(STAMP): requirements/base.txt requirements/test.txt requirements/lock.txt
 
 setup: $(STAMP)
 
-check-services: setup
+## pdf-libs: Pango for WeasyPrint (certificates of erasure as PDF), from Debian when missing
+pdf-libs:
+	@ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; }
+
+check-services: setup pdf-libs
 	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-archive_portal.settings.local} $(PY) manage.py preflight
 
 ## run: set everything up and run SeaweedFS, the worker (owns the warehouse), beat, the web and a demo feed
