@@ -38,7 +38,7 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## test: set up and run the whole suite against real PostgreSQL, Redis, SeaweedFS and chDB
-test: setup browser
+test: setup browser pdf-libs
 	DJANGO_SETTINGS_MODULE=archive_portal.settings.test $(PY) manage.py preflight
 	$(PY) -m pytest $(PYTEST_ARGS)
 
