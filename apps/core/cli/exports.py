@@ -21,6 +21,9 @@ def register(sub) -> None:
     bench.add_argument("--tiers", action="store_true",
                        help="instead: records over 60 days, tiering and compaction throughput, query p50/p95 "
                             "per tier (use --records 2000000)")
+    bench.add_argument("--erasure", action="store_true",
+                       help="instead: records over 60 days with one subject's 1000 among them, tiered and "
+                            "compacted; the time an approved erasure takes to verified, per step (use --records 2000000)")
     bench.set_defaults(handler=handle_bench)
 
 
@@ -69,12 +72,16 @@ def handle_export(cmd, options):
         )
 
 def handle_bench(cmd, options):
+    from apps.erasure.bench import run_erasure_bench
     from apps.exports.bench import run_bench
     from apps.retention.bench import run_tiers_bench
 
     log = (lambda m: None) if options["json"] else cmd.stderr.write
-    if options["tiers"]:
-        result = run_tiers_bench(records=options["records"], log=log)
+    if options["tiers"] and options["erasure"]:
+        raise CommandError("choose one of --tiers and --erasure")
+    if options["tiers"] or options["erasure"]:
+        bench = run_tiers_bench if options["tiers"] else run_erasure_bench
+        result = bench(records=options["records"], log=log)
         cmd.stdout.write(json.dumps(result, indent=None if options["json"] else 2))
         return
     result = run_bench(records=options["records"], batch_size=options["batch_size"],
