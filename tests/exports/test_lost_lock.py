@@ -4,6 +4,7 @@ appended to Iceberg once, and the first exporter notices it lost the batch."""
 from __future__ import annotations
 
 import threading
+import time
 
 import psycopg
 from django.db import connection
@@ -53,6 +54,13 @@ def test_two_exporters_on_one_batch_append_it_once_when_a_lock_session_dies(arch
             killed = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND application_name = 'archive-exporter-locks'").fetchall()
+            # pg_terminate_backend only signals: the session (and its locks) ends a moment later.
+            for _ in range(200):
+                left = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND application_name = 'archive-exporter-locks'").fetchone()[0]
+                if not left:
+                    break
+                time.sleep(0.05)
         assert killed == [(True,)]
         second = Exporter(consumer="b", batch_size=1000).run()
         assert second.recovered_batches == 1 and second.records == 500
