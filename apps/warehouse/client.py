@@ -131,9 +131,13 @@ def query(sql: str, *, tag: str, parameters: dict | None = None, settings_: dict
     return get_client().query(render(sql), parameters=parameters, settings=_settings(tag, settings_))
 
 
-def query_as_written(sql: str, *, tag: str, settings_: dict | None = None):
-    """Run `sql` exactly as given: no `{db}` rendering, no parameters. For analysts' SQL, which the guard checked."""
-    return get_client().query(sql, settings=_settings(tag, settings_))
+def query_as_written(sql: str, *, tag: str, settings_: dict | None = None, parameters: dict | None = None):
+    """Run `sql` exactly as given: no `{db}` rendering. For analysts' SQL, which the guard checked.
+
+    `parameters` are bound by the engine to the text's {name:Type} placeholders; the caller makes
+    sure there are such placeholders (apps.warehouse.query.check_parameters), else clickhouse-connect
+    would format the text client-side."""
+    return get_client().query(sql, parameters=parameters or None, settings=_settings(tag, settings_))
 
 
 def insert_arrow(table: str, data: pa.Table, *, tag: str, settings_: dict | None = None) -> None:

@@ -1,7 +1,9 @@
 """Read-only SQL for operators and analysts: the one place their SQL runs, as written, after the guard.
 
-The guard (apps.warehouse.guard) admits one SELECT over the archive tables; the engine then runs
-it with readonly=1 and caps on time, result rows, rows and bytes read, and memory.
+The guard (apps.warehouse.guard) admits one SELECT over the tables of the caller's allow-list; the
+engine then runs it with readonly=1, apply_deleted_mask=1 (erased rows not yet merged away stay
+hidden), secrets hidden in definitions, and caps on time, result rows, rows and bytes read, and
+memory. Values for {name:Type} placeholders are bound by the engine, never pasted into the text.
 """
 
 from __future__ import annotations
@@ -10,12 +12,24 @@ import datetime as dt
 import decimal
 import ipaddress
 import uuid
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from apps.warehouse import client as ch
-from apps.warehouse.guard import check_query
+from apps.warehouse.allowlists import ANALYST, AllowList
+from apps.warehouse.guard import QueryRejected, inspect_query
+
+# Settings every analyst query runs with, whatever the text says (SETTINGS is refused by the guard,
+# and readonly=1 refuses a change from the query). Without apply_deleted_mask a lightweight DELETE's
+# rows, erased but not yet merged away, would show again.
+FORCED_SETTINGS = {
+    "readonly": 1,
+    "apply_deleted_mask": 1,
+    "format_display_secrets_in_show_and_select": 0,
+}
+_PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass
@@ -25,6 +39,8 @@ class QueryResult:
     truncated: bool
     elapsed_ms: float
     rows_read: int
+    bytes_read: int = 0
+    tables: list[str] = field(default_factory=list)  # what the guard saw the query read, sorted
 
     def as_dict(self) -> dict:
         return {
@@ -33,6 +49,8 @@ class QueryResult:
             "truncated": self.truncated,
             "elapsed_ms": self.elapsed_ms,
             "rows_read": self.rows_read,
+            "bytes_read": self.bytes_read,
+            "tables": self.tables,
         }
 
 
@@ -50,9 +68,33 @@ def _json_safe(value):
     return value
 
 
-def run_read_only(sql: str, *, max_rows: int | None = None, max_seconds: int | None = None) -> QueryResult:
+def check_parameters(placeholders: list[str], parameters: dict | None) -> None:
+    """Every {name:Type} placeholder has exactly one value and every value a placeholder.
+
+    clickhouse-connect formats a query without {name:Type} placeholders client-side (`%(name)s`,
+    which also rewrites a `%` in the user's text), so values are only sent when the engine binds them.
+    """
+    given = dict(parameters or {})
+    bad = sorted(str(k) for k in given if not isinstance(k, str) or not _PARAMETER_NAME.match(k))
+    if bad:
+        raise QueryRejected(f"refused: parameter names {', '.join(bad)} — a name is letters, digits and _")
+    binary = sorted(k for k, v in given.items() if isinstance(v, (bytes, bytearray, memoryview)))
+    if binary:
+        raise QueryRejected(f"refused: binary parameter {', '.join(binary)} — values are text, numbers or times")
+    missing, unused = sorted(set(placeholders) - set(given)), sorted(set(given) - set(placeholders))
+    if missing:
+        raise QueryRejected(f"refused: no value for {', '.join(missing)} — each {{name:Type}} placeholder needs one")
+    if unused:
+        raise QueryRejected(f"refused: parameter {', '.join(unused)} — the query has no {{name:Type}} placeholder "
+                            "of that name")
+
+
+def run_read_only(sql: str, *, max_rows: int | None = None, max_seconds: int | None = None,
+                  allow: AllowList | None = ANALYST, parameters: dict | None = None) -> QueryResult:
+    """Run one admitted SELECT; `allow` is the allow-list of the caller's roles (None: may not query)."""
     # Checked here too, not only by the CLI: this runs on the worker, whoever sent the task.
-    check_query(sql)
+    checked = inspect_query(sql, allow)
+    check_parameters(checked.parameters, parameters)
     max_rows = min(max_rows or settings.CLICKHOUSE_QUERY_MAX_ROWS, settings.CLICKHOUSE_QUERY_MAX_ROWS)
     max_seconds = min(max_seconds or settings.CLICKHOUSE_QUERY_MAX_SECONDS, settings.CLICKHOUSE_QUERY_MAX_SECONDS)
     client = ch.get_client()
@@ -61,6 +103,7 @@ def run_read_only(sql: str, *, max_rows: int | None = None, max_seconds: int | N
         result = ch.query_as_written(
             sql,
             tag="query",
+            parameters=parameters or None,
             settings_={
                 "max_execution_time": max_seconds,
                 "max_result_rows": max_rows + 1,
@@ -68,7 +111,7 @@ def run_read_only(sql: str, *, max_rows: int | None = None, max_seconds: int | N
                 "max_rows_to_read": settings.CLICKHOUSE_QUERY_MAX_ROWS_TO_READ,
                 "max_bytes_to_read": settings.CLICKHOUSE_QUERY_MAX_BYTES_TO_READ,
                 "max_memory_usage": settings.CLICKHOUSE_QUERY_MAX_MEMORY,
-                "readonly": 1,
+                **FORCED_SETTINGS,
             },
         )
     except Exception as exc:
@@ -81,4 +124,6 @@ def run_read_only(sql: str, *, max_rows: int | None = None, max_seconds: int | N
         truncated=len(rows) > max_rows,
         elapsed_ms=round(float(summary.get("elapsed_ns", 0)) / 1e6, 3) if summary.get("elapsed_ns") else 0.0,
         rows_read=int(summary.get("read_rows", 0) or 0),
+        bytes_read=int(summary.get("read_bytes", 0) or 0),
+        tables=checked.tables,
     )
