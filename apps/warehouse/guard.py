@@ -205,6 +205,10 @@ class _Walk:
             raise QueryRejected(f"refused: table {source.sql(_DIALECT)} — a parameter binds a value, never a table")
         if not isinstance(source, exp.Identifier):
             raise QueryRejected(f"refused: table source {node.sql(_DIALECT)} — {self.allow.describe()}")
+        alias = node.args.get("alias")
+        if isinstance(alias, exp.TableAlias) and alias.columns and not alias.name:
+            # sqlglot reads a few calls (`dictionary('d')`) as a table with column aliases.
+            raise QueryRejected(f"refused: table function {node.name}() — {self.allow.describe()}")
         self._check_table_name(node, name=node.name, database=node.db, catalog=node.catalog)
 
     def _check_in(self, node: exp.In) -> None:

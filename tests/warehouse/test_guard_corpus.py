@@ -164,7 +164,7 @@ HOSTILE = [
     ("SELECT dictGet('secrets', 'value', 1)", ADMIN, r"refused: function dictGet\(\) — it reads a dictionary"),
     ("SELECT dictGetOrDefault('d', 'v', 1, '')", ADMIN, r"refused: function dictGetOrDefault\(\)"),
     ("SELECT dictHas('d', toUInt64(1))", ADMIN, r"refused: function dictHas\(\)"),
-    ("SELECT * FROM dictionary('d')", ADMIN, "refused: table dictionary — queries read only"),
+    ("SELECT * FROM dictionary('d')", ADMIN, _TABLE_FUNCTION.format("dictionary")),
     ("SELECT file('/etc/passwd')", ADMIN, r"refused: function file\(\) — it reads files of the warehouse machine"),
     ("SELECT FILE('/proc/self/environ')", ADMIN, r"refused: function FILE\(\) — it reads files"),
     ("SELECT length(file('/work/main/.env')) FROM jobs_archive", ADMIN, r"refused: function file\(\)"),
