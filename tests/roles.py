@@ -15,7 +15,8 @@ def ensure_roles() -> None:
     only the permissions come back by themselves (post_migrate), not the data migration's groups."""
     roles = {name: list(dotted) for name, dotted in
              importlib.import_module("apps.accounts.migrations.0001_roles").ROLES.items()}
-    for migration in ("0002_subject_key_roles", "0003_erasure_roles", "0004_subject_access_roles"):
+    for migration in ("0002_subject_key_roles", "0003_erasure_roles", "0004_subject_access_roles",
+                      "0005_explorer_roles"):
         later = importlib.import_module(f"apps.accounts.migrations.{migration}")
         for name in later.ROLES:
             roles[name] += later.PERMISSIONS

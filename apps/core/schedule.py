@@ -51,6 +51,14 @@ SCHEDULE: tuple[Periodic, ...] = (
         every_seconds=900,
         description="Deletes subject-access bundles past ARCHIVE_SUBJECT_ACCESS_HOURS (docs/compliance.md)",
     ),
+    # Query results are copies of archived data: delete each past ARCHIVE_QUERY_RESULT_DAYS (every
+    # version), and keep a run's SQL text only for ARCHIVE_QUERY_HISTORY_DAYS. PostgreSQL and S3 only.
+    Periodic(
+        name="expire query results and history",
+        task="apps.explorer.tasks.query_history_expire",
+        every_seconds=3600,
+        description="Deletes stored query results past their expiry; clears old runs' SQL text (docs/explorer.md)",
+    ),
     # A digest of the audit chain head into the Object Lock bucket: a rewrite or a truncated tail
     # is caught by `archive audit verify` for everything older than the newest digest, so the
     # interval is how much of the chain's end a database superuser could still rewrite unseen.

@@ -251,6 +251,8 @@ def _search_parquet(looking: _Looking, data: bytes) -> tuple[int, int]:
     for i in pc.indices_nonzero(hit).to_pylist():
         row = {c: table[c][i].as_py() for c in table.column_names if c != "subject_keys"}
         when = row.get("enqueue_time")
+        if isinstance(when, str):  # a query result keeps times as ISO text
+            when = _parse_time(when)
         enqueue_us = int(when.timestamp() * 1_000_000) if when else None
         if not looking.restricted(row.get("tenant_id") or "", enqueue_us):
             continue
@@ -258,6 +260,16 @@ def _search_parquet(looking: _Looking, data: bytes) -> tuple[int, int]:
                       "job_id": row.get("job_id") or ""}, enqueue_us or 0, key_lists[i] or ())
         kept, found = (kept + 1, found) if looking.held(entry) else (kept, found + 1)
     return found, kept
+
+
+def _parse_time(text: str):
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def check_cold(looking: _Looking) -> dict:
@@ -302,6 +314,9 @@ def _search_copy_object(looking: _Looking, key: str, body: bytes) -> int:
             records = None
         if isinstance(records, list):
             return sum(1 for r in records if isinstance(r, dict) and _record_named(looking, r))
+    if key.endswith(".parquet"):  # a query result: read as a table, so compressed values are seen too
+        found, kept = _search_parquet(looking, body)
+        return found + kept
     if key.endswith(".csv"):
         import csv
 

@@ -1,8 +1,10 @@
-"""Place: copies of archived records the portal keeps in S3 (`StoredCopy`: subject-access bundles).
+"""Place: copies of archived records the portal keeps in S3 (`StoredCopy`: subject-access bundles, query results).
 
-A copy notes the subject key hashes and job id hashes of the records it holds, so an erasure
+A bundle notes the subject key hashes and job id hashes of the records it holds, so an erasure
 finds every copy holding a subject's records and deletes it whole (all its objects, every
-version). Copies expire on their own (a bundle after its download window), well before any
+version). A query result cannot always say whose records it holds (an aggregate, an expression
+over a payload), so an erasure deletes every stored query result; its run stays in the history,
+and running it again gives the answer without the erased records. Copies expire on their own (a bundle after its download window), well before any
 retention period, so a purge by age leaves them to that expiry.
 """
 
@@ -14,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 NAME = "copies"
+QUERY_RESULT = "query_result"  # apps.explorer.results.KIND
 
 
 @dataclass
@@ -30,6 +33,8 @@ def _matching(subject):
     from apps.erasure.tombstones import job_hash
 
     wanted = Q(pk__in=[])
+    if getattr(subject, "identifies_someone", False):  # a person, not a purge by age
+        wanted |= Q(kind=QUERY_RESULT)
     if getattr(subject, "key_hashes", ()):
         wanted |= Q(key_hashes__overlap=list(subject.key_hashes))
     if getattr(subject, "job_ids", ()):

@@ -41,6 +41,7 @@ class QueryResult:
     rows_read: int
     bytes_read: int = 0
     tables: list[str] = field(default_factory=list)  # what the guard saw the query read, sorted
+    column_types: list[str] = field(default_factory=list)  # ClickHouse's names of the columns' types
 
     def as_dict(self) -> dict:
         return {
@@ -51,6 +52,7 @@ class QueryResult:
             "rows_read": self.rows_read,
             "bytes_read": self.bytes_read,
             "tables": self.tables,
+            "column_types": self.column_types,
         }
 
 
@@ -90,8 +92,12 @@ def check_parameters(placeholders: list[str], parameters: dict | None) -> None:
 
 
 def run_read_only(sql: str, *, max_rows: int | None = None, max_seconds: int | None = None,
-                  allow: AllowList | None = ANALYST, parameters: dict | None = None) -> QueryResult:
-    """Run one admitted SELECT; `allow` is the allow-list of the caller's roles (None: may not query)."""
+                  allow: AllowList | None = ANALYST, parameters: dict | None = None,
+                  explain: bool = False) -> QueryResult:
+    """Run one admitted SELECT; `allow` is the allow-list of the caller's roles (None: may not query).
+
+    `explain`: the engine's plan of the query (with the indexes and partitions it would use), one
+    row per line, instead of its rows. The guard admits the SELECT; the portal adds the EXPLAIN."""
     # Checked here too, not only by the CLI: this runs on the worker, whoever sent the task.
     checked = inspect_query(sql, allow)
     check_parameters(checked.parameters, parameters)
@@ -101,7 +107,7 @@ def run_read_only(sql: str, *, max_rows: int | None = None, max_seconds: int | N
     client.database = ch.database()
     try:
         result = ch.query_as_written(
-            sql,
+            f"EXPLAIN indexes = 1\n{sql}" if explain else sql,
             tag="query",
             parameters=parameters or None,
             settings_={
@@ -126,4 +132,5 @@ def run_read_only(sql: str, *, max_rows: int | None = None, max_seconds: int | N
         rows_read=int(summary.get("read_rows", 0) or 0),
         bytes_read=int(summary.get("read_bytes", 0) or 0),
         tables=checked.tables,
+        column_types=[getattr(t, "name", str(t)) for t in (result.column_types or ())],
     )

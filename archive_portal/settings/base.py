@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.approvals",
     "apps.compliance",
     "apps.erasure",
+    "apps.explorer",
 ]
 
 MIDDLEWARE = [
@@ -127,6 +128,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The portal's own scripts and the vendored libraries they use (static/vendor/README.md): no CDN.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -155,6 +158,7 @@ CELERY_TASK_ROUTES = {
     "apps.retention.tasks.*": {"queue": WAREHOUSE_QUEUE},
     "apps.rehydration.tasks.*": {"queue": WAREHOUSE_QUEUE},
     "apps.erasure.tasks.*": {"queue": WAREHOUSE_QUEUE},
+    "apps.explorer.tasks.*": {"queue": WAREHOUSE_QUEUE},
 }
 
 # --- The archive stream (contract v1, docs/stream-contract.md) ---------------
@@ -222,6 +226,12 @@ ARCHIVE_SUBJECT_KEY_SECRET = env_str("ARCHIVE_SUBJECT_KEY_SECRET", "")
 # A subject-access bundle (GDPR art. 15) can be downloaded for this many hours after it is built;
 # then the beat task deletes it, every version of its objects (a request never built expires too).
 ARCHIVE_SUBJECT_ACCESS_HOURS = env_int("ARCHIVE_SUBJECT_ACCESS_HOURS", 72)
+
+# --- Explorer (docs/explorer.md) ----------------------------------------------
+# A query run's stored result (Parquet under S3_LIFECYCLE_RESULTS_PREFIX) is deleted after this many days.
+ARCHIVE_QUERY_RESULT_DAYS = env_int("ARCHIVE_QUERY_RESULT_DAYS", 7)
+# A run keeps its SQL and parameters in its owner's history this long, then only their SHA-256.
+ARCHIVE_QUERY_HISTORY_DAYS = env_int("ARCHIVE_QUERY_HISTORY_DAYS", 90)
 
 # --- S3 and Iceberg (cold tier) -----------------------------------------------
 S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "http://127.0.0.1:8333")

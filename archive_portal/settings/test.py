@@ -32,6 +32,7 @@ ARCHIVE_EXPORT_BATCH_SECONDS = 0.2
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # No collectstatic in tests: let WhiteNoise look files up as they are requested.
 WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
 # Tests run one thing at a time, so tiering and orphan cleanup need no grace period.
 ARCHIVE_TIERING_GRACE_SECONDS = 0
 ARCHIVE_ORPHAN_MIN_AGE_SECONDS = 0

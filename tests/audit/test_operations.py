@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from apps.accounts.actors import Actor, os_user
 from apps.audit.models import AuditEvent
@@ -14,8 +15,6 @@ from apps.exports.models import DeadLetter
 from apps.exports.services import dead_letter_edit, dead_letter_requeue
 from apps.exports.tasks import export_stream
 from apps.stream.demo import generate
-from apps.warehouse.guard import QueryRejected
-from apps.warehouse.tasks import run_query
 from tests.roles import user_in
 
 BROKEN = {b"job_id": b"j-9", b"queue": b"emails", b"outcome": b"sucess", b"enqueue_time": b"1764000000000",
@@ -68,9 +67,11 @@ def test_a_query_is_recorded_by_its_hash_never_its_text(archive):
     assert event.details["sql_length"] == len(sql)
     assert "alice" not in json.dumps(event.details) and "alice" not in event.target
 
-    with pytest.raises(QueryRejected):  # refused by the guard: nothing ran, nothing recorded
-        run_query.apply(kwargs={"sql": "SELECT * FROM system.users"}, throw=True).get()
+    with pytest.raises(CommandError, match="refused: table system.users"):  # refused by the guard: nothing ran
+        call_command("archive", "query", "SELECT * FROM system.users WHERE name = 'alice@example.com'")
     assert AuditEvent.objects.filter(action="query.run").count() == 1
+    refused = _only("query.refused")
+    assert "alice" not in json.dumps(refused.details) and refused.details["reason"].startswith("refused: table")
 
 
 def test_dead_letter_edit_and_requeue_name_keys_and_ids_not_values(archive):

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 
-import pytest
 
 from apps.exports.tasks import export_stream
 from apps.stream.demo import generate
-from apps.warehouse.guard import QueryRejected
-from apps.warehouse.tasks import run_query
+from apps.explorer.tasks import execute_query_run
+from tests.explorer.helpers import unchecked_run
 from tests.warehouse_worker import assert_never_opened, dispatch_env, files_open_under
 
 READ_PASSWD = "SELECT file('/etc/passwd')"
@@ -63,15 +61,12 @@ def test_query_runs_on_the_worker_and_its_guard_refuses_too(archive, warehouse_w
     assert "root:" not in refused.stdout + refused.stderr
     assert_never_opened(warehouse_worker.cli_chdb_path)
 
-    # ... and the worker refuses what reaches it without the CLI's check: an error comes back, not the file.
-    with pytest.raises(QueryRejected, match=r"refused: function file\(\)") as refusal:
-        warehouse_worker.run(run_query, sql=READ_PASSWD)
-    assert "root:" not in str(refusal.value)
-    # Celery stores the failure before it logs it: give the log line a moment to follow.
-    deadline = time.monotonic() + 10
-    while "QueryRejected('refused: function file()" not in warehouse_worker.log() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert "QueryRejected('refused: function file()" in warehouse_worker.log()
+    # ... and the worker refuses what reaches it without the CLI's check: the run ends refused, no file read.
+    run = unchecked_run(READ_PASSWD)
+    done = warehouse_worker.run(execute_query_run, run_id=str(run.pk), rows_back=10)
+    assert done["run"]["state"] == "refused" and done["rows"] == []
+    assert done["run"]["error"].startswith("refused: function file()")
+    assert "root:" not in repr(done)
 
 
 def test_without_a_worker_the_cli_runs_the_work_itself(archive, tmp_path):

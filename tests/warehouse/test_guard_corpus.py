@@ -485,29 +485,33 @@ def test_apply_deleted_mask_is_forced_and_cannot_be_switched_off(corpus):
                             .replace("{db}", ch.database()), tag="test", settings_=dict(FORCED_SETTINGS))
 
 
-def test_the_result_and_the_audit_event_name_the_tables(corpus):
+def test_the_run_and_its_audit_events_name_the_tables(corpus):
     from apps.accounts.actors import Actor
     from apps.audit.models import AuditEvent
-    from apps.warehouse.services import query_run
+    from apps.explorer import services
+    from tests.roles import user_in
 
-    result = query_run(sql="SELECT count() FROM jobs_archive WHERE queue = {q:String}", actor=Actor.cli(),
-                       allow=SRE, parameters={"q": "emails"})
-    assert result.tables == ["jobs_archive"] and result.bytes_read > 0 and result.rows_read > 0
+    sre = Actor.of_user(user_in(roles.SRE, "sam"))
+    run = services.query_run_submit(actor=sre, sql="SELECT count() FROM jobs_archive WHERE queue = 'emails'")
+    done = services.query_run_execute(run_id=str(run.pk))["run"]
+    assert done["tables"] == ["jobs_archive"] and done["bytes_read"] > 0 and done["rows_read"] > 0
     event = AuditEvent.objects.filter(action="query.run").latest("seq")
-    assert event.details["tables"] == ["jobs_archive"] and event.details["allow_list"] == "SRE"
-    assert event.details["parameters"] == ["q"] and "emails" not in repr(event.details)
+    assert event.details["allow_list"] == "SRE" and "emails" not in repr(event.details)
+    assert AuditEvent.objects.filter(action="query.submitted").latest("seq").details["tables"] == ["jobs_archive"]
 
 
-def test_the_task_takes_the_callers_roles(corpus):
-    from apps.warehouse.tasks import run_query
+def test_the_worker_applies_the_runs_allow_list(corpus):
+    from apps.explorer.services import query_run_execute
+    from tests.explorer.helpers import unchecked_run
 
     sql = "SELECT count() FROM system.parts WHERE database = currentDatabase()"
-    assert run_query.apply(kwargs={"sql": sql, "roles": [roles.SRE]}, throw=True).get()["tables"] == ["system.parts"]
-    for who in ([roles.ANALYST], None):  # no roles given: the Analyst's list, as before
-        with pytest.raises(QueryRejected, match="refused: table system.parts"):
-            run_query.apply(kwargs={"sql": sql, "roles": who}, throw=True).get()
-    with pytest.raises(QueryRejected, match="your role may not run queries"):
-        run_query.apply(kwargs={"sql": "SELECT 1", "roles": [roles.VIEWER]}, throw=True).get()
+    done = query_run_execute(run_id=str(unchecked_run(sql, allow_list=roles.SRE).pk))["run"]
+    assert done["state"] == "succeeded" and done["tables"] == ["system.parts"]
+    for allow_list in (roles.ANALYST, f"{roles.ANALYST}+{roles.VIEWER}"):
+        done = query_run_execute(run_id=str(unchecked_run(sql, allow_list=allow_list).pk))["run"]
+        assert done["state"] == "refused" and done["error"].startswith("refused: table system.parts")
+    done = query_run_execute(run_id=str(unchecked_run("SELECT 1", allow_list=roles.VIEWER).pk))["run"]
+    assert done["state"] == "refused" and "refused: no allow-list" in done["error"]
 
 
 def test_the_docs_name_every_table_the_lists_decide_on():

@@ -9,11 +9,11 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.actors import Actor, UnknownActor, audit_context
-from apps.core.cli import (approvals, audit, erasure, exports, holds, lake, rehydration, retention, schemas, stream,
-                           subject_access, subjects, warehouse)
+from apps.core.cli import (approvals, audit, erasure, explorer, exports, holds, lake, rehydration, retention, schemas,
+                           stream, subject_access, subjects, warehouse)
 
 # In the order `archive --help` lists them.
-MODULES = (exports, warehouse, stream, retention, approvals, holds, erasure, subject_access, subjects, schemas,
+MODULES = (exports, explorer, warehouse, stream, retention, approvals, holds, erasure, subject_access, subjects, schemas,
            rehydration, lake, audit)
 
 

@@ -1,0 +1,109 @@
+"""Explorer commands: `archive query` (an audited query run, SQL or a template) and `archive templates`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from django.core.management.base import CommandError
+
+from apps.core.cli import actor, table
+
+
+def register(sub) -> None:
+    query = sub.add_parser(
+        "query", help="run one SELECT (or a template) as an audited query run",
+        description="Runs one SELECT, exactly as written, or a template (`archive templates` lists them), as a "
+                    "query run: audited under who runs it, executed by the worker that owns the warehouse, its "
+                    "result kept in S3 for download from the portal. `--as USER` runs with that user's role and "
+                    "allow-list and is audited as them; without it, you run as the operator with the "
+                    "Administrator's allow-list. Refused, with the reason: more than one statement, anything but "
+                    "SELECT, tables outside the allow-list (the portal's internal tables for everyone), table "
+                    "functions, dictionaries, file functions, INTO OUTFILE, SETTINGS and FORMAT. Capped in time, "
+                    "rows and bytes read, result rows and memory (docs/explorer.md).")
+    query.add_argument("sql", nargs="?", help='e.g. "SELECT queue, count() FROM jobs_all GROUP BY queue"')
+    query.add_argument("--template", metavar="NAME", help="run a template instead of SQL")
+    query.add_argument("--param", action="append", default=[], metavar="K=V",
+                       help="a template parameter (repeat), e.g. --param queue=emails --param from=2026-11-01")
+    query.add_argument("--as", dest="as_user", metavar="USER", default=None,
+                       help="run with this portal user's role, audited as them")
+    query.add_argument("--format", choices=["table", "json", "csv"], default="table",
+                       help="json prints an array with one object per row; csv a header and the rows")
+    query.add_argument("--max-rows", type=int, default=None, help="rows to print (never above CLICKHOUSE_QUERY_MAX_ROWS)")
+    query.add_argument("--explain", action="store_true", help="print the engine's plan instead of running it")
+    query.set_defaults(handler=handle_query)
+    templates = sub.add_parser("templates", help="list the query templates and their parameters",
+                               description="The templates `archive query --template NAME` runs, with typed "
+                                           "parameters (`--param K=V`).")
+    templates.add_argument("--format", choices=["table", "json"], default="table")
+    templates.set_defaults(handler=handle_templates)
+
+
+def _params(pairs: list[str]) -> dict:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CommandError(f"--param {pair!r}: write K=V, e.g. --param queue=emails")
+        params[key.strip()] = value
+    return params
+
+
+def handle_query(cmd, options):
+    from django.conf import settings
+    from django.core.exceptions import PermissionDenied
+
+    from apps.explorer.allowed import QueryRefused
+    from apps.explorer.models import RunState
+    from apps.explorer.services import query_run_submit
+    from apps.explorer.tasks import execute_query_run
+    from apps.explorer.templates import TemplateError
+    from apps.warehouse.dispatch import run_on_warehouse
+
+    if bool(options["sql"]) == bool(options["template"]):
+        raise CommandError('give either "SQL" or --template NAME (`archive templates` lists them)')
+    if options["param"] and not options["template"]:
+        raise CommandError("--param goes with --template")
+    who = actor(options["as_user"])
+    cap = min(options["max_rows"] or settings.CLICKHOUSE_QUERY_MAX_ROWS, settings.CLICKHOUSE_QUERY_MAX_ROWS)
+    try:
+        run = query_run_submit(actor=who, sql=options["sql"], template=options["template"],
+                               params=_params(options["param"]), explain=options["explain"])
+    except (QueryRefused, TemplateError, PermissionDenied) as exc:
+        raise CommandError(str(exc)) from None
+    if run.state == RunState.REFUSED:
+        raise CommandError(run.error)
+    done = run_on_warehouse(execute_query_run, timeout=settings.CLICKHOUSE_QUERY_MAX_SECONDS + 60,
+                            run_id=str(run.pk), rows_back=cap)
+    summary, rows = done["run"], done["rows"]
+    if summary["state"] != RunState.SUCCEEDED:
+        raise CommandError(summary["error"] or f"the query run ended {summary['state']}")
+    columns = [name for name, _ in summary["columns"]]
+    if options["format"] == "json":
+        cmd.stdout.write(json.dumps([dict(zip(columns, row)) for row in rows], default=str))
+    elif options["format"] == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[json.dumps(v) if isinstance(v, (list, dict)) else v for v in row] for row in rows])
+        cmd.stdout.write(out.getvalue(), ending="")
+    else:
+        cmd.stdout.write(table(columns, rows))
+        cmd.stderr.write(f"{len(rows)} rows in {summary['elapsed_ms']} ms (run {summary['id']})")
+    if summary["truncated"] or len(rows) < (summary["rows"] or 0):
+        cmd.stderr.write("warning: result truncated at the row cap")
+
+
+def handle_templates(cmd, options):
+    from apps.explorer.templates import TEMPLATES
+
+    listed = [{"name": t.name, "title": t.title, "description": t.description,
+               "params": [{"name": p.name, "type": p.type, "label": p.label, "help": p.help, "default": p.default,
+                           "required": p.required} for p in t.params]} for t in TEMPLATES.values()]
+    if options["format"] == "json":
+        cmd.stdout.write(json.dumps(listed, indent=2))
+        return
+    cmd.stdout.write(table(["name", "parameters", "what it answers"],
+                           [[t["name"], ", ".join(f"{p['name']}:{p['type']}" + ("" if p["required"] else "?")
+                                                  for p in t["params"]), t["title"]] for t in listed]))
