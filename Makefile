@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO ?= 1
 RUN_PROCS := s3 worker beat web $(if $(filter 0 no off false,$(DEMO)),,demo)
 
-.PHONY: run test bench bench-tiers bench-erasure setup services check-services browser pdf-libs clean
+.PHONY: run test bench bench-tiers bench-erasure bench-queries setup services check-services browser pdf-libs clean
 
 $(STAMP): requirements/base.txt requirements/test.txt requirements/lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ bench-tiers: check-services
 bench-erasure: check-services
 	$(PY) manage.py migrate --noinput --skip-warehouse
 	$(PY) manage.py archive bench --erasure --records $${RECORDS:-2000000} --json
+
+## bench-queries: every query template over 7 days, 90 days and all of 10M records over 365 days, job lookup, run overhead (RECORDS=N)
+bench-queries: check-services
+	$(PY) manage.py migrate --noinput --skip-warehouse
+	$(PY) manage.py archive bench --queries --records $${RECORDS:-10000000} --json
 
 clean:
 	rm -rf var/test

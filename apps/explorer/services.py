@@ -73,8 +73,8 @@ def query_run_submit(*, actor: Actor, sql: str | None = None, template: str | No
         raise ValueError("give either SQL or a template")
     if template is not None:
         chosen = _template(template)
-        params = _as_text(chosen.bind(params or {}))
-        sql = chosen.sql
+        bound = chosen.bind(params or {})
+        params, sql = _as_text(bound), chosen.sql(bound)
     text = sql or ""
     run = QueryRun(user_id=actor.user_id, actor=actor.label[:150], via=actor.via[:16], allow_list=allow.name,
                    template=template or "", params=params or {}, sql=text, sql_sha256=_sha(text), explain=explain)
@@ -236,8 +236,8 @@ def saved_query_save(*, actor: Actor, name: str, sql: str = "", template: str = 
     if bool(sql.strip()) == bool(template):
         raise ValueError("a saved query has either SQL or a template")
     if template:
-        params = _as_text({k: v for k, v in _template(template).bind(params or {}).items()
-                           if k in (params or {})})
+        _template(template).bind(params or {})  # checked now; kept as given, so -7d stays relative
+        params = {k: str(v).strip() for k, v in (params or {}).items() if str(v).strip()}
     else:
         allow_list_for(actor).check(sql)
     if saved is not None and saved.owner_id != actor.user_id:

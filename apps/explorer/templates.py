@@ -1,21 +1,90 @@
-"""TEMPORARY stand-in (replaced by the templates branch)."""
+"""The query templates: named questions over `jobs_all` with typed parameters.
+
+A template is SQL written here, checked by the same guard and run with the same caps as an
+analyst's own text; its parameters are bound by the engine ({name:Type} placeholders), never
+pasted into it. An optional parameter left empty drops its filter from the text, so the SQL a
+run records is exactly the SQL that ran. Times accept an ISO date or moment (UTC unless it says
+otherwise), `now`, or a moment relative to now such as `-7d`, `-24h` or `-30m`; a relative time
+is fixed when the run is submitted, so a run repeated from the history asks the same question.
+
+`job_lookup` reads the job index (`apps.warehouse.job_index`) on the worker first and binds the
+days that hold the job, so only those days' files are read in the cold tier.
+"""
+
 from __future__ import annotations
-from dataclasses import dataclass
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+
+from apps.records.contract import OUTCOMES
 
 
 class TemplateError(ValueError):
-    pass
+    """A template or one of its parameters is wrong; the message says which and how."""
+
+
+_RELATIVE = re.compile(r"^-(\d{1,5})([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
+FAILED = ("failed", "timeout", "dead")
+
+
+def parse_time(text: str, *, now: datetime | None = None) -> datetime:
+    """`-7d`, `-24h`, `-30m`, `-2w`, `now`, `2026-11-01` or `2026-11-01T08:00:00+00:00`, as an aware UTC moment."""
+    text = text.strip()
+    now = now or datetime.now(timezone.utc)
+    if text == "now":
+        return now
+    relative = _RELATIVE.match(text)
+    if relative:
+        return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise TemplateError(f"{text!r} is not a time: use an ISO date or moment (2026-11-01, "
+                            "2026-11-01T08:00:00Z), now, or -7d / -24h / -30m") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 @dataclass(frozen=True)
 class Param:
+    """One typed parameter. `clause` is the filter it adds to the template's WHERE (None: it is used
+    in the text itself); an optional parameter left empty adds nothing."""
+
     name: str
-    type: str
+    type: str  # datetime | queue | outcome | text | int
     label: str
     help: str
     default: str | None = None
     required: bool = False
+    clause: str | None = None
+
+    def convert(self, raw):
+        """The value as the engine binds it, or TemplateError saying what is wrong."""
+        text = str(raw).strip()
+        if self.type == "datetime":
+            return parse_time(text)
+        if self.type == "int":
+            try:
+                value = int(text)
+            except ValueError:
+                raise TemplateError(f"{self.name} must be a whole number, not {text!r}") from None
+            if not 1 <= value <= 100_000:
+                raise TemplateError(f"{self.name} must be between 1 and 100000")
+            return value
+        if self.type == "outcome":
+            if text not in OUTCOMES:
+                raise TemplateError(f"{self.name} must be one of {', '.join(sorted(OUTCOMES))}, not {text!r}")
+            return text
+        if not _NAME.match(text):
+            raise TemplateError(f"{self.name}: {text[:40]!r} is not a {self.type} (1-200 letters, digits or ._:@/-)")
+        return text
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "type": self.type, "label": self.label, "help": self.help,
+                "default": self.default, "required": self.required}
 
 
 @dataclass(frozen=True)
@@ -23,35 +92,128 @@ class Template:
     name: str
     title: str
     description: str
-    params: tuple
-    sql: str
+    params: tuple[Param, ...]
+    select: str  # the text before the filters: ends with the FROM clause
+    tail: str = ""  # GROUP BY / ORDER BY / LIMIT after the filters
+    always: tuple[str, ...] = ()  # filters that are always there
+    prepare_with: Callable[[dict], dict] | None = field(default=None, compare=False)
 
-    def bind(self, raw):
-        out = {}
-        for p in self.params:
-            v = raw.get(p.name, p.default)
-            if v is None:
-                if p.required:
-                    raise TemplateError(f"{self.name} needs --param {p.name}=...")
-                if p.type == "datetime":
-                    v = (datetime.now(timezone.utc) - timedelta(days=7)).isoformat()
-                else:
-                    continue
-            if p.type == "datetime":
-                v = datetime.fromisoformat(str(v))
-            out[p.name] = v
-        unknown = set(raw) - {p.name for p in self.params}
+    def bind(self, raw: dict) -> dict:
+        """Check and convert the given parameters (text from a form or the CLI); apply defaults."""
+        known = {p.name for p in self.params}
+        unknown = sorted(set(raw) - known)
         if unknown:
-            raise TemplateError(f"unknown parameter {sorted(unknown)}")
-        return out
-
-    def prepare(self, bound):
+            raise TemplateError(f"{self.name} has no parameter {', '.join(unknown)}; it takes "
+                                f"{', '.join(sorted(known)) or 'none'}")
+        bound = {}
+        for p in self.params:
+            value = raw.get(p.name)
+            if value is None or str(value).strip() == "":
+                value = p.default
+            if value is None:
+                if p.required:
+                    raise TemplateError(f"{self.name} needs {p.name} ({p.help})")
+                continue
+            bound[p.name] = p.convert(value)
+        if "from" in bound and "to" in bound and bound["from"] >= bound["to"]:
+            raise TemplateError(f"{self.name}: from must be before to")
         return bound
 
+    def sql(self, bound: dict) -> str:
+        """The text that runs for these bound parameters: only the filters of the given ones."""
+        filters = [*self.always, *(p.clause for p in self.params if p.clause and p.name in bound)]
+        where = f"\nWHERE {' AND '.join(filters)}" if filters else ""
+        return f"{self.select}{where}{chr(10) + self.tail if self.tail else ''}"
 
-TEMPLATES = {
-    "queue_health": Template("queue_health", "Queue health", "jobs per queue and outcome", (
-        Param("from", "datetime", "From", "start"),), 
-        "SELECT queue, outcome, count() AS jobs FROM jobs_all WHERE enqueue_time >= {from:DateTime64(6, 'UTC')} "
-        "GROUP BY queue, outcome ORDER BY queue, outcome"),
-}
+    def prepare(self, bound: dict) -> dict:
+        """The values the engine binds (on the worker): the bound parameters, plus what the template
+        looks up first (job_lookup: the days that hold the job)."""
+        values = {k: v for k, v in bound.items() if any(p.name == k for p in self.params)}
+        if self.prepare_with is not None:
+            values.update(self.prepare_with(bound))
+        return values
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "title": self.title, "description": self.description,
+                "params": [p.as_dict() for p in self.params]}
+
+
+def _job_days(bound: dict) -> dict:
+    from apps.warehouse.job_index import days_of_job
+
+    return {"days": days_of_job(bound["job_id"])}
+
+
+_T = "DateTime64(6, 'UTC')"
+FROM = Param("from", "datetime", "From", "start of the time range (ISO time, or -7d, -24h)", default="-7d",
+             clause=f"enqueue_time >= {{from:{_T}}}")
+TO = Param("to", "datetime", "To", "end of the time range, exclusive (empty: now)",
+           clause=f"enqueue_time < {{to:{_T}}}")
+QUEUE = Param("queue", "queue", "Queue", "only this queue (empty: every queue)", clause="queue = {queue:String}")
+OUTCOME = Param("outcome", "outcome", "Outcome", "only this outcome (empty: every one)",
+                clause="outcome = {outcome:String}")
+_DURATION = "dateDiff('millisecond', start_time, end_time)"
+
+TEMPLATES: dict[str, Template] = {t.name: t for t in (
+    Template(
+        "queue_health", "Queue health",
+        "Jobs, failure rate and duration percentiles per queue and outcome.",
+        (FROM, TO, QUEUE, OUTCOME),
+        "SELECT queue, outcome, count() AS jobs,\n"
+        "       round(countIf(outcome IN ('failed', 'timeout', 'dead')) / count(), 4) AS failure_rate,\n"
+        f"       quantile(0.5)({_DURATION}) AS p50_ms, quantile(0.95)({_DURATION}) AS p95_ms\n"
+        "FROM jobs_all",
+        "GROUP BY queue, outcome\nORDER BY queue, outcome"),
+    Template(
+        "error_investigation", "Error investigation",
+        "The most frequent error types of failed, timed-out and dead jobs, with an example message.",
+        (FROM, TO, QUEUE, OUTCOME),
+        "SELECT queue, error_type, count() AS failures, uniqExact(worker_id) AS workers,\n"
+        "       min(enqueue_time) AS first_seen, max(enqueue_time) AS last_seen, any(error_msg) AS example\n"
+        "FROM jobs_all",
+        "GROUP BY queue, error_type\nORDER BY failures DESC\nLIMIT 50",
+        always=("outcome IN ('failed', 'timeout', 'dead')",)),
+    Template(
+        "capacity_planning", "Capacity planning",
+        "Jobs per hour and queue with the average wait before a worker started them.",
+        (FROM, TO, QUEUE),
+        "SELECT toStartOfHour(enqueue_time) AS hour, queue, count() AS jobs,\n"
+        "       round(avg(dateDiff('millisecond', enqueue_time, start_time))) AS avg_wait_ms,\n"
+        f"       quantile(0.95)({_DURATION}) AS p95_ms\n"
+        "FROM jobs_all",
+        "GROUP BY hour, queue\nORDER BY hour, queue"),
+    Template(
+        "job_lookup", "Job lookup",
+        "Every archived attempt of one job, from whichever tier holds it (found through the job index).",
+        (Param("job_id", "text", "Job id", "the producer's job id", required=True, clause="job_id = {job_id:String}"),),
+        "SELECT *\nFROM jobs_all",
+        "ORDER BY retries, enqueue_time\nLIMIT 1000",
+        always=("toDate(enqueue_time) IN {days:Array(Date)}",),
+        prepare_with=_job_days),
+    Template(
+        "worker_performance", "Worker performance",
+        "Per worker and version: jobs, failure rate and duration percentiles.",
+        (FROM, TO, QUEUE),
+        "SELECT worker_id, worker_version, count() AS jobs,\n"
+        "       round(countIf(outcome IN ('failed', 'timeout', 'dead')) / count(), 4) AS failure_rate,\n"
+        f"       quantile(0.5)({_DURATION}) AS p50_ms, quantile(0.95)({_DURATION}) AS p95_ms\n"
+        "FROM jobs_all",
+        "GROUP BY worker_id, worker_version\nORDER BY jobs DESC"),
+    Template(
+        "retention_status", "Retention status",
+        "Per queue and outcome: records held, the oldest and newest, and the age of the oldest in days.",
+        (FROM, TO, QUEUE, OUTCOME),
+        "SELECT queue, outcome, count() AS records, min(enqueue_time) AS oldest, max(enqueue_time) AS newest,\n"
+        "       dateDiff('day', min(enqueue_time), now()) AS oldest_age_days\n"
+        "FROM jobs_all",
+        "GROUP BY queue, outcome\nORDER BY queue, outcome"),
+    Template(
+        "dead_letter_reasons", "Dead-letter reasons",
+        "Why jobs ended dead (out of retries): per queue and error type, with retries spent and an example.",
+        (FROM, TO, QUEUE),
+        "SELECT queue, error_type, count() AS dead_jobs, round(avg(retries), 2) AS avg_retries,\n"
+        "       max(enqueue_time) AS last_seen, any(error_msg) AS example\n"
+        "FROM jobs_all",
+        "GROUP BY queue, error_type\nORDER BY dead_jobs DESC\nLIMIT 50",
+        always=("outcome = 'dead'",)),
+)}

@@ -455,6 +455,8 @@ class Exporter:
                 if to_iceberg:
                     with self._stage("iceberg"):
                         sinks.write_iceberg(result.table, batch_key)
+                        if sinks.CLICKHOUSE not in batch.sinks:
+                            sinks.mark_served_cold(result.table)
             finally:
                 if clickhouse is not None:
                     clickhouse.result()

@@ -24,8 +24,9 @@ INTERNAL_TABLES = {
     "tier_moves": "the markers of tiering, read through jobs_all",
     "subject_index": "keyed hashes of people's identifiers, for erasure and subject access only",
     "schema_migrations": "the warehouse's migration log",
-    "job_index": "the index behind job lookups, read through the archive tables",
-    "warm_groups": "the bookkeeping of which groups are warm, read through jobs_all",
+    "job_index": "the index behind job lookups (the job_lookup template reads it for you)",
+    "job_index_in": "the job index's intake",
+    "job_index_mv": "the job index's intake",
 }
 
 # System tables an SRE or Administrator may read, and why each is safe. None of them holds a

@@ -6,7 +6,10 @@ from apps.lake import table as lake_table
 from apps.lake.s3 import S3Config
 from apps.schemas import registry
 from apps.schemas.evolution import evolve_warehouse
-from apps.warehouse import logical, migrator
+from apps.warehouse import job_index, logical, migrator
+
+
+FAST_READS_MIGRATION = "0005_job_index"  # the job index, and jobs_all's bound on the cold days
 
 
 def warehouse_migrate() -> dict:
@@ -17,4 +20,7 @@ def warehouse_migrate() -> dict:
     cfg = S3Config.from_settings()
     migrator.link_cold_table(lake_table.http_location(), cfg.access_key, cfg.secret_key)
     logical.create_jobs_all(registry.load_live().columns)  # the registry's columns, not this process's cache
+    if FAST_READS_MIGRATION in applied:  # new now: what the cold tier held before it
+        logical.mark_unmarked_cold_groups()
+        job_index.backfill_cold()
     return {"clickhouse_applied": applied, "iceberg_table": ".".join(lake_table.identifier())}

@@ -119,7 +119,7 @@ HOSTILE = [
     ("SELECT key_hash FROM subject_index", ADMIN, f"refused: table subject_index .*{_BOOKKEEPING}"),
     ("SELECT * FROM schema_migrations", ADMIN, f"refused: table schema_migrations .*{_BOOKKEEPING}"),
     ("SELECT * FROM job_index", ADMIN, f"refused: table job_index .*{_BOOKKEEPING}"),
-    ("SELECT * FROM warm_groups", ADMIN, f"refused: table warm_groups .*{_BOOKKEEPING}"),
+    ("SELECT * FROM job_index_in", ADMIN, f"refused: table job_index_in .*{_BOOKKEEPING}"),
     ("SELECT * FROM archive.tier_moves", ADMIN, f"refused: table archive.tier_moves .*{_BOOKKEEPING}"),
     ('SELECT * FROM "subject_index"', ADMIN, f"refused: table subject_index .*{_BOOKKEEPING}"),
     ("SELECT * FROM `archive`.`subject_index`", ADMIN, f"refused: table archive.subject_index .*{_BOOKKEEPING}"),

@@ -98,9 +98,7 @@ def handle_query(cmd, options):
 def handle_templates(cmd, options):
     from apps.explorer.templates import TEMPLATES
 
-    listed = [{"name": t.name, "title": t.title, "description": t.description,
-               "params": [{"name": p.name, "type": p.type, "label": p.label, "help": p.help, "default": p.default,
-                           "required": p.required} for p in t.params]} for t in TEMPLATES.values()]
+    listed = [t.as_dict() for t in TEMPLATES.values()]
     if options["format"] == "json":
         cmd.stdout.write(json.dumps(listed, indent=2))
         return

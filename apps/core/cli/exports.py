@@ -24,6 +24,11 @@ def register(sub) -> None:
     bench.add_argument("--erasure", action="store_true",
                        help="instead: records over 60 days with one subject's 1000 among them, tiered and "
                             "compacted; the time an approved erasure takes to verified, per step (use --records 2000000)")
+    bench.add_argument("--queries", action="store_true",
+                       help="instead: records over 365 days (30 warm), p50/p95 of every query template over the "
+                            "last 7 and 90 days and all days, a job lookup by id, and the query-run overhead "
+                            "through a real worker (use --records 10000000)")
+    bench.add_argument("--repeats", type=int, default=20, help="with --queries: timed runs per query (default 20)")
     bench.set_defaults(handler=handle_bench)
 
 
@@ -76,12 +81,16 @@ def handle_bench(cmd, options):
     from apps.exports.bench import run_bench
     from apps.retention.bench import run_tiers_bench
 
+    from apps.explorer.bench import run_queries_bench
+
     log = (lambda m: None) if options["json"] else cmd.stderr.write
-    if options["tiers"] and options["erasure"]:
-        raise CommandError("choose one of --tiers and --erasure")
-    if options["tiers"] or options["erasure"]:
-        bench = run_tiers_bench if options["tiers"] else run_erasure_bench
-        result = bench(records=options["records"], log=log)
+    chosen = [name for name in ("tiers", "erasure", "queries") if options[name]]
+    if len(chosen) > 1:
+        raise CommandError("choose one of --tiers, --erasure and --queries")
+    if chosen:
+        bench = {"tiers": run_tiers_bench, "erasure": run_erasure_bench, "queries": run_queries_bench}[chosen[0]]
+        extra = {"repeats": options["repeats"], "overhead_runs": 2 * options["repeats"]} if chosen == ["queries"] else {}
+        result = bench(records=options["records"], log=log, **extra)
         cmd.stdout.write(json.dumps(result, indent=None if options["json"] else 2))
         return
     result = run_bench(records=options["records"], batch_size=options["batch_size"],

@@ -1,0 +1,30 @@
+"""`archive bench --queries`: its figures come from real runs (a small load here; the figures
+themselves are never asserted, only that each was measured)."""
+
+from __future__ import annotations
+
+import json
+
+from apps.explorer.bench import RANGES, measure_run_overhead
+from apps.explorer.templates import TEMPLATES
+from apps.explorer.models import QueryRun, RunState
+
+
+def test_run_overhead_goes_through_a_real_worker(archive):
+    figures = measure_run_overhead(repeats=5, env=archive.env(), log=lambda _: None)
+    assert figures["runs"] == 5 and figures["p95_ms"] >= figures["p50_ms"] > 0
+    runs = QueryRun.objects.all()
+    assert runs.count() == 8 and {r.state for r in runs} == {RunState.SUCCEEDED}  # 3 warm-up runs, then 5
+
+
+def test_the_queries_bench_times_every_template_and_a_lookup(archive, tmp_path):
+    result = archive.manage("archive", "bench", "--queries", "--records", "3000", "--repeats", "2", "--json",
+                            chdb_path=tmp_path / "chdb", timeout=600)
+    figures = json.loads(result.stdout)
+    assert figures["records"] == 3000 and 0 < figures["warm_records"] < 3000
+    assert set(figures["templates"]) == set(TEMPLATES) - {"job_lookup"}
+    for timings in figures["templates"].values():
+        assert set(timings) == {*RANGES, "warm_table_last_7_days"}
+        assert all(t["p95_ms"] >= t["p50_ms"] > 0 for t in timings.values())
+    assert figures["job_lookup"]["attempts_found"] >= 1
+    assert figures["run_overhead"]["runs"] == 4 and figures["run_overhead"]["p50_ms"] > 0
