@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from apps.explorer.bench import RANGES, measure_run_overhead
-from apps.explorer.templates import TEMPLATES
 from apps.explorer.models import QueryRun, RunState
+from apps.explorer.templates import TEMPLATES
 
 
 def test_run_overhead_goes_through_a_real_worker(archive):
