@@ -28,7 +28,8 @@ class TemplateError(ValueError):
 _RELATIVE = re.compile(r"^-(\d{1,5})([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
-FAILED = ("failed", "timeout", "dead")
+FAILED = ("failed", "timeout", "dead")  # the outcomes that count as failures
+_FAILED_SQL = f"outcome IN ({', '.join(repr(o) for o in FAILED)})"
 
 
 def parse_time(text: str, *, now: datetime | None = None) -> datetime:
@@ -54,7 +55,7 @@ class Param:
     in the text itself); an optional parameter left empty adds nothing."""
 
     name: str
-    type: str  # datetime | queue | outcome | text | int
+    type: str  # datetime | queue | outcome | text
     label: str
     help: str
     default: str | None = None
@@ -66,14 +67,6 @@ class Param:
         text = str(raw).strip()
         if self.type == "datetime":
             return parse_time(text)
-        if self.type == "int":
-            try:
-                value = int(text)
-            except ValueError:
-                raise TemplateError(f"{self.name} must be a whole number, not {text!r}") from None
-            if not 1 <= value <= 100_000:
-                raise TemplateError(f"{self.name} must be between 1 and 100000")
-            return value
         if self.type == "outcome":
             if text not in OUTCOMES:
                 raise TemplateError(f"{self.name} must be one of {', '.join(sorted(OUTCOMES))}, not {text!r}")
@@ -128,7 +121,7 @@ class Template:
     def prepare(self, bound: dict) -> dict:
         """The values the engine binds (on the worker): the bound parameters, plus what the template
         looks up first (job_lookup: the days that hold the job)."""
-        values = {k: v for k, v in bound.items() if any(p.name == k for p in self.params)}
+        values = dict(bound)
         if self.prepare_with is not None:
             values.update(self.prepare_with(bound))
         return values
@@ -160,7 +153,7 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
         "Jobs, failure rate and duration percentiles per queue and outcome.",
         (FROM, TO, QUEUE, OUTCOME),
         "SELECT queue, outcome, count() AS jobs,\n"
-        "       round(countIf(outcome IN ('failed', 'timeout', 'dead')) / count(), 4) AS failure_rate,\n"
+        f"       round(countIf({_FAILED_SQL}) / count(), 4) AS failure_rate,\n"
         f"       quantile(0.5)({_DURATION}) AS p50_ms, quantile(0.95)({_DURATION}) AS p95_ms\n"
         "FROM jobs_all",
         "GROUP BY queue, outcome\nORDER BY queue, outcome"),
@@ -172,7 +165,7 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
         "       min(enqueue_time) AS first_seen, max(enqueue_time) AS last_seen, any(error_msg) AS example\n"
         "FROM jobs_all",
         "GROUP BY queue, error_type\nORDER BY failures DESC\nLIMIT 50",
-        always=("outcome IN ('failed', 'timeout', 'dead')",)),
+        always=(_FAILED_SQL,)),
     Template(
         "capacity_planning", "Capacity planning",
         "Jobs per hour and queue with the average wait before a worker started them.",
@@ -195,7 +188,7 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
         "Per worker and version: jobs, failure rate and duration percentiles.",
         (FROM, TO, QUEUE),
         "SELECT worker_id, worker_version, count() AS jobs,\n"
-        "       round(countIf(outcome IN ('failed', 'timeout', 'dead')) / count(), 4) AS failure_rate,\n"
+        f"       round(countIf({_FAILED_SQL}) / count(), 4) AS failure_rate,\n"
         f"       quantile(0.5)({_DURATION}) AS p50_ms, quantile(0.95)({_DURATION}) AS p95_ms\n"
         "FROM jobs_all",
         "GROUP BY worker_id, worker_version\nORDER BY jobs DESC"),

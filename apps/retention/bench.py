@@ -8,11 +8,11 @@ about most) and against `jobs_all` (both tiers). Runs in the same isolation as t
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from apps.core.latency import time_repeatedly
 from apps.exports.bench import _fill, bench_policies, isolated_archive
 from apps.stream import client as streams
 from apps.stream.demo import generate
@@ -43,15 +43,7 @@ TEMPLATES = {
 def _latencies(sql: str, parameters: dict, repeats: int) -> dict:
     from apps.warehouse import client as ch
 
-    ch.query(sql, tag="bench", parameters=parameters)  # warm the caches once, as a live system would be
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        ch.query(sql, tag="bench", parameters=parameters)
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return {"p50_ms": round(statistics.median(samples), 1),
-            "p95_ms": round(samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))], 1)}
+    return time_repeatedly(lambda: ch.query(sql, tag="bench", parameters=parameters), repeats)
 
 
 def run_tiers_bench(*, records: int, days: int = 60, warm_days: int = 30, repeats: int = 20,

@@ -21,9 +21,6 @@ import pyarrow.compute as pc
 
 from apps.warehouse import client as ch
 
-TABLE = "job_index"
-
-
 def add(table: pa.Table) -> None:
     """Index a table of records (columns job_id, enqueue_time). Safe to repeat.
 

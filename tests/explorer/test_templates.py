@@ -108,5 +108,5 @@ def test_the_catalogue_lists_seven_templates_with_typed_parameters():
     assert set(TEMPLATES) == {"queue_health", "error_investigation", "capacity_planning", "job_lookup",
                               "worker_performance", "retention_status", "dead_letter_reasons"}
     for template in TEMPLATES.values():
-        assert all(p.type in {"datetime", "queue", "outcome", "text", "int"} for p in template.params)
+        assert all(p.type in {"datetime", "queue", "outcome", "text"} for p in template.params)
         assert template.as_dict()["params"] == [p.as_dict() for p in template.params]

@@ -79,9 +79,8 @@ def handle_export(cmd, options):
 def handle_bench(cmd, options):
     from apps.erasure.bench import run_erasure_bench
     from apps.exports.bench import run_bench
-    from apps.retention.bench import run_tiers_bench
-
     from apps.explorer.bench import run_queries_bench
+    from apps.retention.bench import run_tiers_bench
 
     log = (lambda m: None) if options["json"] else cmd.stderr.write
     chosen = [name for name in ("tiers", "erasure", "queries") if options[name]]
