@@ -20,14 +20,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from apps.core.latency import percentiles, time_repeatedly
 from apps.stream.demo import generate
 
 SQL = "SELECT queue, outcome, count() AS jobs FROM jobs_all GROUP BY queue, outcome"
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 1)
 
 
 def _serves(queue: str) -> bool:
@@ -81,8 +77,7 @@ def measure_run_overhead(*, repeats: int = 40, env: dict | None = None, log: Cal
             if i >= 3:  # the first runs warm the worker's connections
                 totals.append(elapsed)
                 engine.append(done["run"]["elapsed_ms"] or 0.0)
-        return {"runs": repeats, "p50_ms": round(statistics.median(totals), 1), "p95_ms": _percentile(totals, 0.95),
-                "engine_p50_ms": round(statistics.median(engine), 1),
+        return {"runs": repeats, **percentiles(totals), "engine_p50_ms": round(statistics.median(engine), 1),
                 "what": "submit (run recorded, audited) -> broker -> worker (guard, query, result to S3) -> first row"}
     finally:
         worker.terminate()
@@ -127,7 +122,7 @@ def bulk_load(*, records: int, days: int, warm_days: int, now: datetime, log: Ca
     import pyarrow.compute as pc
 
     from apps.exports.bench import bench_policies
-    from apps.exports.pipeline.sinks import mark_served_cold
+    from apps.exports.pipeline.sinks import write_cold_only
     from apps.exports.pipeline.transform import transform
     from apps.lake import table as lake_table
     from apps.warehouse import client as ch
@@ -149,13 +144,13 @@ def bulk_load(*, records: int, days: int, warm_days: int, now: datetime, log: Ca
         job_id = job_id or data.column("job_id")[0].as_py()
         lake_table.append_batch(data.sort_by([("queue", "ascending"), ("enqueue_time", "ascending")]),
                                 f"bench-load-{block}")
-        job_index.add(data)
         is_warm = pc.greater_equal(data.column("enqueue_time"), pa.scalar(warm_from, data.schema.field("enqueue_time").type))
         hot = data.filter(is_warm)
         if hot.num_rows:
             ch.insert_arrow("jobs_archive", hot, tag="bench")
-        # The older days as tiering leaves them: in the cold tier only, their groups marked as served there.
-        mark_served_cold(data.filter(pc.invert(is_warm)))
+            job_index.add(hot)
+        # The older days as tiering leaves them: in the cold tier only, indexed, their groups marked.
+        write_cold_only(data.filter(pc.invert(is_warm)))
         loaded, warm = loaded + data.num_rows, warm + hot.num_rows
         log(f"loaded {loaded}/{records} records ({loaded / (time.perf_counter() - started):.0f}/s)")
     return {"records": loaded, "warm_records": warm, "job_id": job_id,
@@ -163,16 +158,6 @@ def bulk_load(*, records: int, days: int, warm_days: int, now: datetime, log: Ca
 
 
 RANGES = {"last_7_days": 7, "last_90_days": 90, "all_days": None}
-
-
-def _timed(run: Callable[[], object], repeats: int) -> dict:
-    run()  # once to warm the caches, as a live system's would be
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        samples.append((time.perf_counter() - started) * 1000)
-    return {"p50_ms": round(statistics.median(samples), 1), "p95_ms": _percentile(samples, 0.95)}
 
 
 def run_queries_bench(*, records: int, days: int = 365, warm_days: int = 30, repeats: int = 20,
@@ -203,8 +188,8 @@ def run_queries_bench(*, records: int, days: int = 365, warm_days: int = 30, rep
             figures = {}
             for label, back in RANGES.items():
                 since = (now - timedelta(days=back)) if back else datetime(2000, 1, 1, tzinfo=timezone.utc)
-                figures[label] = _timed(runner(template, {"from": since.isoformat()}), repeats)
-            figures["warm_table_last_7_days"] = _timed(
+                figures[label] = time_repeatedly(runner(template, {"from": since.isoformat()}), repeats)
+            figures["warm_table_last_7_days"] = time_repeatedly(
                 runner(template, {"from": (now - timedelta(days=7)).isoformat()}, "jobs_archive"), repeats)
             queries[name] = figures
         log("timing job lookups")
@@ -212,7 +197,7 @@ def run_queries_bench(*, records: int, days: int = 365, warm_days: int = 30, rep
         found = len(lookup().rows)
         if not found:
             raise RuntimeError("the job lookup found nothing: the job index misses a loaded record")
-        job_lookup = {**_timed(lookup, repeats), "attempts_found": found}
+        job_lookup = {**time_repeatedly(lookup, repeats), "attempts_found": found}
         log("timing the query-run overhead through a real worker")
         # The worker stores results in the bench's own SeaweedFS; its warehouse is a chDB of its own.
         from django.conf import settings

@@ -13,7 +13,7 @@ still running. Cold compaction is one Iceberg commit, seen whole or not at all.
 Fast reads. The cold branch opens only the days up to the newest marked day (tiering moves the
 oldest days first). Every group that the cold tier holds and the warm tier does not is marked:
 tiering marks what it moves, a batch written while the warm sink is off marks its groups
-(`apps.exports.pipeline.sinks.mark_served_cold`), and migration 0005 marked what older versions
+(`apps.exports.pipeline.sinks.write_cold_only`), and migration 0005 marked what older versions
 had left unmarked. So a day after the newest marker holds only groups served warm, and is read
 from the warm tier alone. The bound is a scalar subquery, computed before the query reads, so
 Iceberg's partition pruning skips the later days' files: a query over warm days costs the warm

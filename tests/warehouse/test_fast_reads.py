@@ -117,6 +117,8 @@ def test_batches_written_while_the_warm_sink_was_off_are_counted_once(archive, s
     both = produce(archive, 80, now=now, days=1, seed=82)
     export()
     assert jobs_all_counts() == (len(cold_only) + len(both),) * 2
+    # The job index has the cold-only records too: a lookup finds them.
+    assert [str(d) for d in job_index.days_of_job(cold_only[0]["job_id"])] == [_day(cold_only[0])]
 
 
 def test_groups_left_unmarked_by_older_versions_are_marked_by_the_migration(archive, settings):

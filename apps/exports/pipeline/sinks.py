@@ -50,13 +50,15 @@ def write_iceberg(data: pa.Table, batch_id: str) -> None:
     lake_table.append_batch(data, batch_id)
 
 
-def mark_served_cold(data: pa.Table) -> None:
-    """A batch archived without the warm sink: mark its (day, queue, outcome) groups as served from
-    the cold tier (`tier_moves`, in effect at once), so `jobs_all` reads them there whatever the warm
-    tier holds of those days. Idempotent: the same markers again fold into one at the next merge.
-    `records` counts this batch's records; the id checksum is 0, as nothing was moved or compared."""
+def write_cold_only(data: pa.Table) -> None:
+    """After a batch archived without the warm sink: index its job ids (the warm sink would have)
+    and mark its (day, queue, outcome) groups as served from the cold tier (`tier_moves`, in effect
+    at once), so `jobs_all` reads them there whatever the warm tier holds of those days. Idempotent:
+    the same rows again fold into one at the next merge. A marker's `records` counts this batch's
+    records; its id checksum is 0, as nothing was moved or compared."""
     if data.num_rows == 0:
         return
+    job_index.add(data)
     groups = pa.table({"day": pc.cast(data.column("enqueue_time"), pa.date32()),
                        "queue": pc.cast(data.column("queue"), pa.string()),
                        "outcome": pc.cast(data.column("outcome"), pa.string())}) \
