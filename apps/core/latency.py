@@ -14,9 +14,11 @@ def percentiles(samples_ms: list[float]) -> dict:
             "p95_ms": round(ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))], 1)}
 
 
-def time_repeatedly(run: Callable[[], object], repeats: int) -> dict:
-    """Run once to warm the caches, as a live system's would be, then time `repeats` runs."""
-    run()
+def time_repeatedly(run: Callable[[], object], repeats: int, *, warmups: int = 3) -> dict:
+    """Run `warmups` times to warm the caches, as a live system's would be (ClickHouse compiles an
+    expression on its third use), then time `repeats` runs."""
+    for _ in range(warmups):
+        run()
     samples = []
     for _ in range(repeats):
         started = time.perf_counter()

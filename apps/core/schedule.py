@@ -59,6 +59,14 @@ SCHEDULE: tuple[Periodic, ...] = (
         every_seconds=3600,
         description="Deletes stored query results past their expiry; clears old runs' SQL text (docs/explorer.md)",
     ),
+    # The rollups as Parquet in the lake, readable by any engine (docs/explorer.md, "Rollups"):
+    # the newest months rewritten, so a month's object is at most this interval behind.
+    Periodic(
+        name="rollups to the lake",
+        task="apps.warehouse.tasks.rollups_to_lake",
+        every_seconds=3600,
+        description="queue_hourly_stats, error_patterns, worker_daily_stats as Parquet under rollups/",
+    ),
     # A digest of the audit chain head into the Object Lock bucket: a rewrite or a truncated tail
     # is caught by `archive audit verify` for everything older than the newest digest, so the
     # interval is how much of the chain's end a database superuser could still rewrite unseen.

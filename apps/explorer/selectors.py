@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from apps.explorer import results
 from apps.explorer.models import QueryRun, RunState, SavedQuery
+from apps.warehouse.rollups import ROLLUPS
 
 PAGE_SIZE = 50
 
@@ -71,6 +72,7 @@ TABLE_NOTES = {
     "jobs_all": "every archived record once, from whichever tier holds it (use this)",
     "jobs_archive": "the warm tier: recent days, fastest",
     "jobs_cold": "the cold tier: the Iceberg table on S3, every record until purged",
+    **{rollup.name: rollup.note for rollup in ROLLUPS},
 }
 
 

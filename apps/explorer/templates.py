@@ -1,4 +1,10 @@
-"""The query templates: named questions over `jobs_all` with typed parameters.
+"""The query templates: named questions over the archive with typed parameters.
+
+The questions about counts, failures, waits and durations read the rollups
+(`apps.warehouse.rollups`: per hour, per day for workers), which answer over a week or a year
+alike in milliseconds and keep their history after purges; their time range counts whole hours
+(days), the hour holding `from` included. The questions about records themselves (what is held
+now, one job's attempts) read `jobs_all`.
 
 A template is SQL written here, checked by the same guard and run with the same caps as an
 analyst's own text; its parameters are bound by the engine ({name:Type} placeholders), never
@@ -15,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from apps.records.contract import OUTCOMES
@@ -145,35 +151,50 @@ TO = Param("to", "datetime", "To", "end of the time range, exclusive (empty: now
 QUEUE = Param("queue", "queue", "Queue", "only this queue (empty: every queue)", clause="queue = {queue:String}")
 OUTCOME = Param("outcome", "outcome", "Outcome", "only this outcome (empty: every one)",
                 clause="outcome = {outcome:String}")
-_DURATION = "dateDiff('millisecond', start_time, end_time)"
+
+
+def _over(param: Param, column: str) -> Param:
+    """The time parameter filtering a rollup's `hour` or `day` column: whole hours (days) count."""
+    if param.name == "from":
+        start = "toStartOfHour" if column == "hour" else "toDate"
+        return replace(param, clause=f"{column} >= {start}({{from:{_T}}})")
+    return replace(param, clause=f"{column} < {{to:{_T}}}")
+
+
+FROM_HOUR, TO_HOUR = _over(FROM, "hour"), _over(TO, "hour")
+FROM_DAY, TO_DAY = _over(FROM, "day"), _over(TO, "day")
+# From a rollup's t-digest (apps.warehouse.rollups): [p50, p95].
+_DIGEST = "quantilesTDigestMerge(0.5, 0.95)(r.duration_ms)"
+_ROLLUP_NOTE = " From the rollups, so it answers over any span fast; it counts whole {unit}s."
 
 TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template(
         "queue_health", "Queue health",
-        "Jobs, failure rate and duration percentiles per queue and outcome.",
-        (FROM, TO, QUEUE, OUTCOME),
-        "SELECT queue, outcome, count() AS jobs,\n"
-        f"       round(countIf({_FAILED_SQL}) / count(), 4) AS failure_rate,\n"
-        f"       quantile(0.5)({_DURATION}) AS p50_ms, quantile(0.95)({_DURATION}) AS p95_ms\n"
-        "FROM jobs_all",
+        "Jobs, failure rate and duration percentiles per queue and outcome." + _ROLLUP_NOTE.format(unit="hour"),
+        (FROM_HOUR, TO_HOUR, QUEUE, OUTCOME),
+        "SELECT queue, outcome, sum(r.jobs) AS jobs,\n"
+        f"       round(sumIf(r.jobs, {_FAILED_SQL}) / sum(r.jobs), 4) AS failure_rate,\n"
+        f"       {_DIGEST} AS durations, durations[1] AS p50_ms, durations[2] AS p95_ms\n"
+        "FROM queue_hourly_stats AS r",
         "GROUP BY queue, outcome\nORDER BY queue, outcome"),
     Template(
         "error_investigation", "Error investigation",
-        "The most frequent error types of failed, timed-out and dead jobs, with an example message.",
-        (FROM, TO, QUEUE, OUTCOME),
-        "SELECT queue, error_type, count() AS failures, uniqExact(worker_id) AS workers,\n"
-        "       min(enqueue_time) AS first_seen, max(enqueue_time) AS last_seen, any(error_msg) AS example\n"
-        "FROM jobs_all",
-        "GROUP BY queue, error_type\nORDER BY failures DESC\nLIMIT 50",
-        always=(_FAILED_SQL,)),
+        "The most frequent error types of failed, timed-out and dead jobs (open a job for its message)."
+        + _ROLLUP_NOTE.format(unit="hour"),
+        (FROM_HOUR, TO_HOUR, QUEUE, OUTCOME),
+        "SELECT queue, error_type, sum(r.failures) AS failures, uniqExactMerge(r.workers) AS workers,\n"
+        "       min(r.first_seen) AS first_seen, max(r.last_seen) AS last_seen\n"
+        "FROM error_patterns AS r",
+        "GROUP BY queue, error_type\nORDER BY failures DESC\nLIMIT 50"),
     Template(
         "capacity_planning", "Capacity planning",
-        "Jobs per hour and queue with the average wait before a worker started them.",
-        (FROM, TO, QUEUE),
-        "SELECT toStartOfHour(enqueue_time) AS hour, queue, count() AS jobs,\n"
-        "       round(avg(dateDiff('millisecond', enqueue_time, start_time))) AS avg_wait_ms,\n"
-        f"       quantile(0.95)({_DURATION}) AS p95_ms\n"
-        "FROM jobs_all",
+        "Jobs per hour and queue with the average wait before a worker started them."
+        + _ROLLUP_NOTE.format(unit="hour"),
+        (FROM_HOUR, TO_HOUR, QUEUE),
+        "SELECT hour, queue, sum(r.jobs) AS jobs,\n"
+        "       round(sum(r.wait_ms) / nullIf(sum(r.started), 0)) AS avg_wait_ms,\n"
+        f"       {_DIGEST}[2] AS p95_ms\n"
+        "FROM queue_hourly_stats AS r",
         "GROUP BY hour, queue\nORDER BY hour, queue"),
     Template(
         "job_lookup", "Job lookup",
@@ -185,12 +206,12 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
         prepare_with=_job_days),
     Template(
         "worker_performance", "Worker performance",
-        "Per worker and version: jobs, failure rate and duration percentiles.",
-        (FROM, TO, QUEUE),
-        "SELECT worker_id, worker_version, count() AS jobs,\n"
-        f"       round(countIf({_FAILED_SQL}) / count(), 4) AS failure_rate,\n"
-        f"       quantile(0.5)({_DURATION}) AS p50_ms, quantile(0.95)({_DURATION}) AS p95_ms\n"
-        "FROM jobs_all",
+        "Per worker and version: jobs, failure rate and duration percentiles." + _ROLLUP_NOTE.format(unit="day"),
+        (FROM_DAY, TO_DAY, QUEUE),
+        "SELECT worker_id, worker_version, sum(r.jobs) AS jobs,\n"
+        "       round(sum(r.failed) / sum(r.jobs), 4) AS failure_rate,\n"
+        f"       {_DIGEST} AS durations, durations[1] AS p50_ms, durations[2] AS p95_ms\n"
+        "FROM worker_daily_stats AS r",
         "GROUP BY worker_id, worker_version\nORDER BY jobs DESC"),
     Template(
         "retention_status", "Retention status",
@@ -202,11 +223,13 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
         "GROUP BY queue, outcome\nORDER BY queue, outcome"),
     Template(
         "dead_letter_reasons", "Dead-letter reasons",
-        "Why jobs ended dead (out of retries): per queue and error type, with retries spent and an example.",
-        (FROM, TO, QUEUE),
-        "SELECT queue, error_type, count() AS dead_jobs, round(avg(retries), 2) AS avg_retries,\n"
-        "       max(enqueue_time) AS last_seen, any(error_msg) AS example\n"
-        "FROM jobs_all",
+        "Why jobs ended dead (out of retries): per queue and error type, with the retries spent."
+        + _ROLLUP_NOTE.format(unit="hour"),
+        (FROM_HOUR, TO_HOUR, QUEUE),
+        "SELECT queue, error_type, sum(r.failures) AS dead_jobs,\n"
+        "       round(sum(r.retries) / sum(r.failures), 2) AS avg_retries,\n"
+        "       max(r.last_seen) AS last_seen\n"
+        "FROM error_patterns AS r",
         "GROUP BY queue, error_type\nORDER BY dead_jobs DESC\nLIMIT 50",
         always=("outcome = 'dead'",)),
 )}

@@ -456,7 +456,7 @@ class Exporter:
                     with self._stage("iceberg"):
                         sinks.write_iceberg(result.table, batch_key)
                         if sinks.CLICKHOUSE not in batch.sinks:
-                            sinks.write_cold_only(result.table)
+                            sinks.write_cold_only(result.table, batch_key)
             finally:
                 if clickhouse is not None:
                     clickhouse.result()

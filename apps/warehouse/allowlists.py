@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass
 
 from apps.accounts import roles
+from apps.warehouse import rollups
 
 ARCHIVE_TABLES = ("jobs_all", "jobs_archive", "jobs_cold")
-# Issue 13: the rollups (queue/hour/outcome stats, error patterns; no personal data) go here,
-# and with that into every allow-list that reads the archive.
-ROLLUP_TABLES: tuple[str, ...] = ()
+# The rollups (apps.warehouse.rollups): aggregates without personal data, in every list that reads the archive.
+ROLLUP_TABLES: tuple[str, ...] = rollups.TABLES
 REHYDRATED = r"rehydrated_[0-9a-f]{12}"
 
 # The portal's own bookkeeping in CLICKHOUSE_DATABASE: no role reads it, whatever a list says.
@@ -27,6 +27,8 @@ INTERNAL_TABLES = {
     "job_index": "the index behind job lookups (the job_lookup template reads it for you)",
     "job_index_in": "the job index's intake",
     "job_index_mv": "the job index's intake",
+    "rollup_in": "the rollups' intake",
+    **{view: "a materialized view that fills a rollup" for view in rollups.VIEWS},
 }
 
 # System tables an SRE or Administrator may read, and why each is safe. None of them holds a

@@ -131,6 +131,11 @@ def query(sql: str, *, tag: str, parameters: dict | None = None, settings_: dict
     return get_client().query(render(sql), parameters=parameters, settings=_settings(tag, settings_))
 
 
+def query_arrow(sql: str, *, tag: str, parameters: dict | None = None) -> pa.Table:
+    """A query's result as an Arrow table (the engine's own types)."""
+    return get_client().query_arrow(render(sql), parameters=parameters, settings=_settings(tag, None))
+
+
 def query_as_written(sql: str, *, tag: str, settings_: dict | None = None, parameters: dict | None = None):
     """Run `sql` exactly as given: no `{db}` rendering. For analysts' SQL, which the guard checked.
 

@@ -6,10 +6,11 @@ from apps.lake import table as lake_table
 from apps.lake.s3 import S3Config
 from apps.schemas import registry
 from apps.schemas.evolution import evolve_warehouse
-from apps.warehouse import job_index, logical, migrator
+from apps.warehouse import job_index, logical, migrator, rollups
 
 
 FAST_READS_MIGRATION = "0005_job_index"  # the job index, and jobs_all's bound on the cold days
+ROLLUPS_MIGRATION = "0006_rollups"
 
 
 def warehouse_migrate() -> dict:
@@ -23,4 +24,6 @@ def warehouse_migrate() -> dict:
     if FAST_READS_MIGRATION in applied:  # new now: what the cold tier held before it
         logical.mark_unmarked_cold_groups()
         job_index.backfill_cold()
+    if ROLLUPS_MIGRATION in applied:  # new now: count what the archive held before (its views count what comes)
+        rollups.backfill()
     return {"clickhouse_applied": applied, "iceberg_table": ".".join(lake_table.identifier())}

@@ -8,3 +8,11 @@ from apps.warehouse import services
 @shared_task(acks_late=True, expires=600)
 def warehouse_migrate() -> dict:
     return services.warehouse_migrate()
+
+
+@shared_task(acks_late=True, expires=3000)
+def rollups_to_lake() -> dict:
+    """The rollups as Parquet in the lake (apps.warehouse.rollups.to_lake); beat runs it hourly."""
+    from apps.warehouse import rollups
+
+    return rollups.to_lake()

@@ -232,6 +232,10 @@ ARCHIVE_SUBJECT_ACCESS_HOURS = env_int("ARCHIVE_SUBJECT_ACCESS_HOURS", 72)
 ARCHIVE_QUERY_RESULT_DAYS = env_int("ARCHIVE_QUERY_RESULT_DAYS", 7)
 # A run keeps its SQL and parameters in its owner's history this long, then only their SHA-256.
 ARCHIVE_QUERY_HISTORY_DAYS = env_int("ARCHIVE_QUERY_HISTORY_DAYS", 90)
+# The rollups as Parquet in the lake bucket (apps.warehouse.rollups.to_lake), under this prefix; each
+# run rewrites the newest this many months of each rollup, and any month the lake lacks.
+ARCHIVE_ROLLUPS_PREFIX = env_str("ARCHIVE_ROLLUPS_PREFIX", "rollups/")
+ARCHIVE_ROLLUPS_LAKE_MONTHS = env_int("ARCHIVE_ROLLUPS_LAKE_MONTHS", 2)
 
 # --- S3 and Iceberg (cold tier) -----------------------------------------------
 S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "http://127.0.0.1:8333")

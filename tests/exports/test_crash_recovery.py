@@ -26,14 +26,16 @@ def _cold_counts(archive) -> tuple[int, int]:
     return rows.num_rows, len(keys)
 
 
-def _warm_counts(archive, chdb_path) -> tuple[int, int]:
+def _warm_counts(archive, chdb_path) -> tuple[int, int, int]:
+    """(records, distinct record ids) in the warm tier, and the records its rollup counted."""
     out = archive.manage(
         "archive", "query", "--format", "json",
-        "SELECT count() AS n, uniqExact(job_id, retries) AS distinct_keys FROM jobs_archive",
+        "SELECT count() AS n, uniqExact(job_id, retries) AS distinct_keys, "
+        "(SELECT sum(jobs) FROM queue_hourly_stats) AS rolled_up FROM jobs_archive",
         chdb_path=chdb_path,
     )
     row = json.loads(out.stdout)[0]
-    return int(row["n"]), int(row["distinct_keys"])
+    return int(row["n"]), int(row["distinct_keys"]), int(row["rolled_up"])
 
 
 def test_sigkill_at_every_step_loses_and_duplicates_nothing(archive, tmp_path):
@@ -61,7 +63,7 @@ def test_sigkill_at_every_step_loses_and_duplicates_nothing(archive, tmp_path):
     assert ExportBatch.objects.exclude(state=BatchState.ACKNOWLEDGED).count() == 0
     assert ExportBatch.objects.filter(attempts__gt=1).exists()  # recovery really replayed batches
     assert _cold_counts(archive) == (RECORDS, RECORDS)
-    assert _warm_counts(archive, chdb_path) == (RECORDS, RECORDS)
+    assert _warm_counts(archive, chdb_path) == (RECORDS, RECORDS, RECORDS)
 
 
 def _lag(archive) -> int:
@@ -108,7 +110,7 @@ def test_sigkill_from_outside_at_random_moments(archive, tmp_path):
     assert ExportBatch.objects.exclude(state=BatchState.ACKNOWLEDGED).count() == 0
     assert ExportBatch.objects.filter(attempts__gt=1).exists()  # recovery really replayed an interrupted batch
     assert _cold_counts(archive) == (produced, produced)
-    assert _warm_counts(archive, chdb_path) == (produced, produced)
+    assert _warm_counts(archive, chdb_path) == (produced, produced, produced)
 
 
 def test_sigterm_finishes_the_current_batch_and_exits_cleanly(archive, tmp_path):
@@ -135,4 +137,4 @@ def test_sigterm_finishes_the_current_batch_and_exits_cleanly(archive, tmp_path)
 
     archive.manage("archive", "export", "--drain", chdb_path=chdb_path)
     assert _cold_counts(archive) == (3000, 3000)
-    assert _warm_counts(archive, chdb_path) == (3000, 3000)
+    assert _warm_counts(archive, chdb_path) == (3000, 3000, 3000)

@@ -17,7 +17,8 @@ from apps.exports.exporter import Exporter
 from apps.warehouse.dispatch import run_on_warehouse
 from apps.warehouse.guard import QueryRejected, check_query
 
-_ONLY_ARCHIVE = r"queries read only the archive tables \(jobs_all, jobs_archive, jobs_cold, rehydrated_\*\)"
+_ONLY_ARCHIVE = (r"queries read only the archive tables \(error_patterns, jobs_all, jobs_archive, jobs_cold, "
+                 r"queue_hourly_stats, worker_daily_stats, rehydrated_\*\)")
 
 ACCEPTED = [
     "SELECT queue, outcome, count() FROM jobs_archive GROUP BY ALL",
