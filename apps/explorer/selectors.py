@@ -85,6 +85,12 @@ def tables_for_console(allow) -> list[dict]:
     return tables
 
 
+def rollups_for_console(allow) -> list[dict]:
+    """The rollups the user's allow-list reads, each with its columns and how to read them."""
+    return [{"name": r.name, "note": r.note, "columns": [{"name": n, "doc": doc} for n, _, doc in r.columns]}
+            for r in ROLLUPS if allow is not None and r.name in allow.tables]
+
+
 def sharing_roles() -> list[str]:
     from apps.accounts.roles import ROLES
 

@@ -63,6 +63,7 @@ def console(request):
         "chosen": (run.template if run else "") or (saved.template if saved else ""),
         "chosen_params": (run.params if run else None) or (saved.params if saved else {}),
         "schema": selectors.schema_for_console(), "tables": selectors.tables_for_console(allowed.guard),
+        "rollups": selectors.rollups_for_console(allowed.guard),
         "history": selectors.history_for(request.user, limit=15),
         "saved": selectors.saved_visible_to(request.user), "roles": selectors.sharing_roles(),
         "outcomes": sorted(OUTCOMES),

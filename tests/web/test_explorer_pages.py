@@ -43,7 +43,11 @@ def test_an_analyst_runs_a_template_downloads_csv_runs_sql_and_is_refused(archiv
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("#nav").get_by_role("link", name="Explorer")).to_be_visible()
-    expect(page.locator(".schema")).to_contain_text("payload_sample")
+    expect(page.locator(".schema").first).to_contain_text("payload_sample")
+    # The rollups' columns, with how to read them (the count templates read them).
+    hourly = page.locator("details.rollup", has_text="queue_hourly_stats")
+    hourly.locator("summary").click()
+    expect(hourly).to_contain_text("sum(wait_ms) / sum(started) is the mean wait")
 
     # A template, over all of time: its totals are the records exported.
     health = page.locator('details[data-template="queue_health"]')
