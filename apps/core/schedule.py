@@ -67,6 +67,13 @@ SCHEDULE: tuple[Periodic, ...] = (
         every_seconds=3600,
         description="queue_hourly_stats, error_patterns, worker_daily_stats as Parquet under rollups/",
     ),
+    # The stats page shows the newest snapshot of the archive's figures (records, bytes, compression).
+    Periodic(
+        name="archive stats",
+        task="apps.explorer.tasks.stats_refresh",
+        every_seconds=900,
+        description="Records, bytes, compression and oldest/newest per tier and queue for /stats/",
+    ),
     # A digest of the audit chain head into the Object Lock bucket: a rewrite or a truncated tail
     # is caught by `archive audit verify` for everything older than the newest digest, so the
     # interval is how much of the chain's end a database superuser could still rewrite unseen.

@@ -89,3 +89,18 @@ class SavedQuery(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class StatsSnapshot(models.Model):
+    """The archive's figures (apps.warehouse.stats) as the worker last computed them, for the stats
+    page, which never waits for the warehouse. Numbers, queue names and times only."""
+
+    computed_at = models.DateTimeField(db_index=True)
+    figures = models.JSONField(help_text="apps.warehouse.stats.archive_stats() for every queue")
+
+    class Meta:
+        get_latest_by = "computed_at"
+        ordering = ["-computed_at"]
+
+    def __str__(self) -> str:
+        return f"archive stats at {self.computed_at:%Y-%m-%d %H:%M}"

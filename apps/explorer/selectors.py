@@ -95,3 +95,10 @@ def sharing_roles() -> list[str]:
     from apps.accounts.roles import ROLES
 
     return list(ROLES)
+
+
+def latest_stats():
+    """The newest snapshot of the archive's figures, or None before the worker computed any."""
+    from apps.explorer.models import StatsSnapshot
+
+    return StatsSnapshot.objects.order_by("-computed_at").first()

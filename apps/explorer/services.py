@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -282,3 +282,32 @@ def query_history_expire(*, now=None) -> dict:
                               "object_versions_deleted": removed["object_versions_deleted"],
                               "runs_scrubbed": scrubbed})
     return {"results_deleted": removed["copies"], "runs_scrubbed": scrubbed}
+
+
+STATS_KEPT = 48  # snapshots kept: the newest, and some history to compare with
+
+
+def stats_refresh(queue: str | None = None) -> dict:
+    """On the warehouse worker: compute the archive's figures; for every queue, also keep them as the
+    newest snapshot (older ones beyond STATS_KEPT are deleted)."""
+    from apps.explorer.models import StatsSnapshot
+    from apps.warehouse.stats import archive_stats
+
+    figures = archive_stats(queue)
+    if queue is None:
+        snapshot = StatsSnapshot.objects.create(computed_at=datetime.fromisoformat(figures["computed_at"]),
+                                                figures=figures)
+        old = StatsSnapshot.objects.exclude(pk__in=StatsSnapshot.objects.values("pk")[:STATS_KEPT])
+        old.exclude(pk=snapshot.pk).delete()
+    return figures
+
+
+def stats_request_refresh(*, actor) -> None:
+    """Have the worker compute the figures again now (SRE, Administrator); the page shows them when done."""
+    from apps.accounts.actors import require_permission
+    from apps.explorer.tasks import stats_refresh
+    from apps.warehouse import dispatch
+
+    require_permission(actor, "explorer.add_statssnapshot")
+    dispatch.require_worker()
+    dispatch.submit(stats_refresh)

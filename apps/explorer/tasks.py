@@ -13,3 +13,8 @@ def execute_query_run(run_id: str, rows_back: int = 0) -> dict:
 @shared_task(acks_late=True, expires=3600)
 def query_history_expire() -> dict:
     return services.query_history_expire()
+
+
+@shared_task(acks_late=True, expires=900)
+def stats_refresh(queue: str | None = None) -> dict:
+    return services.stats_refresh(queue)

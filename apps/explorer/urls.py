@@ -13,4 +13,5 @@ urlpatterns = [
     path("history/", views.history, name="history"),
     path("saved/", views.saved_save, name="save"),
     path("saved/<int:saved_id>/delete/", views.saved_delete, name="delete_saved"),
+    path("stats/", views.stats, name="stats"),
 ]

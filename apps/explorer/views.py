@@ -154,3 +154,20 @@ def saved_delete(request, saved_id):
     services.saved_query_delete(actor=_actor(request), saved=saved)
     messages.success(request, f"deleted “{saved.name}”")
     return redirect("explorer:console")
+
+
+@permission_required("explorer.view_statssnapshot")
+def stats(request):
+    """The archive's figures as the worker last computed them (beat: every 15 minutes)."""
+    if request.method == "POST":
+        try:
+            services.stats_request_refresh(actor=_actor(request))
+        except dispatch.WorkerUnavailable as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "The worker is computing the figures; reload in a moment.")
+        return redirect("explorer:stats")
+    snapshot = selectors.latest_stats()
+    return render(request, "explorer/stats.html", {
+        "snapshot": snapshot, "figures": snapshot.figures if snapshot else None,
+        "may_refresh": request.user.has_perm("explorer.add_statssnapshot")})

@@ -1,4 +1,5 @@
-"""Explorer commands: `archive query` (an audited query run, SQL or a template) and `archive templates`."""
+"""Explorer commands: `archive query` (an audited query run, SQL or a template), `archive templates` and
+`archive stats`."""
 
 from __future__ import annotations
 
@@ -38,6 +39,15 @@ def register(sub) -> None:
                                            "parameters (`--param K=V`).")
     templates.add_argument("--format", choices=["table", "json"], default="table")
     templates.set_defaults(handler=handle_templates)
+    stats = sub.add_parser(
+        "stats", help="records, bytes, compression, oldest and newest record per tier and per queue",
+        description="What the archive holds, computed now by the worker that owns the warehouse: records and "
+                    "stored bytes per tier (warm: ClickHouse; cold: the Iceberg table, which keeps every record "
+                    "until purged), the same records' size as JSON lines (from a sample), the compression ratio "
+                    "and bytes saved, and per queue the records, oldest and newest (docs/explorer.md, Stats).")
+    stats.add_argument("--queue", metavar="Q", help="only this queue")
+    stats.add_argument("--format", choices=["table", "json"], default="table")
+    stats.set_defaults(handler=handle_stats)
 
 
 def _params(pairs: list[str]) -> dict:
@@ -105,3 +115,30 @@ def handle_templates(cmd, options):
     cmd.stdout.write(table(["name", "parameters", "what it answers"],
                            [[t["name"], ", ".join(f"{p['name']}:{p['type']}" + ("" if p["required"] else "?")
                                                   for p in t["params"]), t["title"]] for t in listed]))
+
+
+def _size(n) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def handle_stats(cmd, options):
+    from apps.explorer.tasks import stats_refresh
+    from apps.warehouse.dispatch import run_on_warehouse
+
+    figures = run_on_warehouse(stats_refresh, timeout=600, queue=options["queue"])
+    if options["format"] == "json":
+        cmd.stdout.write(json.dumps(figures, indent=2))
+        return
+    tiers = figures["tiers"]
+    cmd.stdout.write(table(
+        ["tier", "records", "stored", "as JSON", "ratio", "saved", "oldest", "newest"],
+        [[name, t["records"], _size(t["stored_bytes"]), _size(t["raw_json_bytes"]), t["compression_ratio"] or "-",
+          _size(t["bytes_saved"]), t["oldest"] or "-", t["newest"] or "-"] for name, t in tiers.items()]))
+    cmd.stdout.write("")
+    cmd.stdout.write(table(
+        ["queue", "warm records", "warm newest", "cold records", "cold oldest", "cold newest"],
+        [[q["queue"], q["warm"]["records"], q["warm"]["newest"] or "-", q["cold"]["records"],
+          q["cold"]["oldest"] or "-", q["cold"]["newest"] or "-"] for q in figures["queues"]]))
