@@ -170,20 +170,37 @@ def _count_table(looking: _Looking, table: str) -> tuple[int, int]:
     return len(rows) - kept, kept
 
 
-def _leftover_parts(table: str, since: datetime, partitions: list[str] | None) -> list[str]:
+def _block_range(part: str) -> tuple[str, int, int]:
+    """(partition id, first block, last block) of a part's name: `<partition>_<min>_<max>_<level>[_<mutation>]`."""
+    partition, first, last = part.split("_")[:3]
+    return partition, int(first), int(last)
+
+
+def _leftover_parts(table: str, since: datetime, partitions: list[str] | None,
+                    holding: list[str] | None = None) -> list[str]:
     """Inactive parts with rows, or detached parts, older than the erasure, in the partitions that
     held the subject (None: all of the table's): SQL cannot read them, so none may be left. (A part
-    a mutation emptied is inactive at once and holds no row.)"""
+    a mutation emptied is inactive at once and holds no row.)
+
+    `holding`: the names of the parts noted as holding the subject when the erasure ran. Then only an
+    inactive part whose blocks overlap one of theirs can hold the subject's rows: one whose blocks do
+    not was merged away with other people's rows only (a background merge, after the erasure, of
+    parts it never touched) and is not a leftover."""
     moment = int(since.timestamp())
     where = " AND partition IN {p:Array(String)}" if partitions is not None else ""
-    inactive = ch.query("SELECT name FROM system.parts WHERE database = {d:String} AND table = {t:String} "
+    inactive = ch.query("SELECT name, partition_id, min_block_number, max_block_number FROM system.parts "
+                        "WHERE database = {d:String} AND table = {t:String} "
                         f"AND NOT active AND rows > 0 AND toUnixTimestamp(modification_time) <= {{m:Int64}}{where}",
                         tag="verify",
                         parameters={"d": ch.database(), "t": table, "m": moment,
                                     "p": partitions or []}).result_rows
+    if holding is not None:
+        ranges = [_block_range(name) for name in holding]
+        inactive = [row for row in inactive
+                    if any(row[1] == p and row[2] <= last and first <= row[3] for p, first, last in ranges)]
     detached = ch.query("SELECT name FROM system.detached_parts WHERE database = {d:String} AND table = {t:String}",
                         tag="verify", parameters={"d": ch.database(), "t": table}).result_rows
-    return [n for (n,) in inactive] + [f"detached:{n}" for (n,) in detached]
+    return [row[0] for row in inactive] + [f"detached:{n}" for (n,) in detached]
 
 
 def _mutations_naming(looking: _Looking, table: str) -> int:
@@ -195,10 +212,10 @@ def _mutations_naming(looking: _Looking, table: str) -> int:
 
 
 def _check_merge_tree(looking: _Looking, table: str, since: datetime, partitions: list[str] | None,
-                      held_it: bool = True) -> dict:
+                      held_it: bool = True, holding: list[str] | None = None) -> dict:
     found, kept = _count_table(looking, table)
     problems = []
-    if held_it and (parts := _leftover_parts(table, since, partitions)):
+    if held_it and (parts := _leftover_parts(table, since, partitions, holding)):
         problems.append(f"{len(parts)} inactive or detached parts from before the erasure")
     if named := _mutations_naming(looking, table):
         problems.append(f"{named} mutations name an identifier")
@@ -209,11 +226,15 @@ def check_warm(looking: _Looking, since: datetime, days: list[str]) -> dict:
     return _check_merge_tree(looking, "jobs_archive", since, days)
 
 
-def check_rehydrated(looking: _Looking, since: datetime, held_it: set[str]) -> dict:
+def check_rehydrated(looking: _Looking, since: datetime, held_it: set[str],
+                     holding: dict[str, list[str]] | None = None) -> dict:
+    """`holding`: per table, the parts its erasure step noted as holding the subject (rehydrated tables
+    have one partition, so any merge there after the erasure leaves inactive parts older than it)."""
     tables = [name for (name,) in ch.query(
         "SELECT name FROM system.tables WHERE database = {d:String} AND startsWith(name, 'rehydrated_')",
         tag="verify", parameters={"d": ch.database()}).result_rows]
-    per_table = {t: _check_merge_tree(looking, t, since, None, t in held_it) for t in tables}
+    holding = holding or {}
+    per_table = {t: _check_merge_tree(looking, t, since, None, t in held_it, holding.get(t)) for t in tables}
     found = sum(r["found"] for r in per_table.values())
     kept = sum(r["kept_under_hold"] for r in per_table.values())
     problems = [f"{t}: {p}" for t, r in per_table.items() for p in r["problems"]]
@@ -357,13 +378,16 @@ def verify(request, subject) -> dict:
     # Where the subject was when the request was previewed and when it ran: their old parts must be gone.
     warm_days = sorted({*request.preview.get("partitions", {}).get("warm", []),
                         *(request.steps.get("warm", {}).get("plan") or {}).get("days", [])})
-    rehydrated_tables = {*request.preview.get("rehydrated_tables", []),
-                         *(request.steps.get("rehydrated", {}).get("plan") or {})}
+    rehydrated_plan = request.steps.get("rehydrated", {}).get("plan") or {}
+    rehydrated_tables = {*request.preview.get("rehydrated_tables", []), *rehydrated_plan}
+    # The parts each table's step noted as holding the subject (a table without them: every old part counts).
+    rehydrated_parts = {t: [name for name, _ in found["parts"]] for t, found in rehydrated_plan.items()
+                        if found.get("parts")}
     places = {
         "stream": lambda: check_stream(looking),
         "dead_letters": lambda: check_dead_letters(looking),
         "warm": lambda: check_warm(looking, since, warm_days),
-        "rehydrated": lambda: check_rehydrated(looking, since, rehydrated_tables),
+        "rehydrated": lambda: check_rehydrated(looking, since, rehydrated_tables, rehydrated_parts),
         "cold": lambda: check_cold(looking),
         "copies": lambda: check_copies(looking),
         "subject_index": lambda: check_subject_index(looking),
