@@ -170,10 +170,12 @@ def _count_table(looking: _Looking, table: str) -> tuple[int, int]:
     return len(rows) - kept, kept
 
 
-def _block_range(part: str) -> tuple[str, int, int]:
-    """(partition id, first block, last block) of a part's name: `<partition>_<min>_<max>_<level>[_<mutation>]`."""
-    partition, first, last = part.split("_")[:3]
-    return partition, int(first), int(last)
+def _lineage(part: str) -> tuple[str, int, int, int]:
+    """(partition id, first block, last block, data version) of a part's name,
+    `<partition>_<min>_<max>_<level>[_<mutation>]`: a part without a mutation has its first block as version."""
+    fields = part.split("_")
+    first = int(fields[1])
+    return fields[0], first, int(fields[2]), int(fields[4]) if len(fields) > 4 else first
 
 
 def _leftover_parts(table: str, since: datetime, partitions: list[str] | None,
@@ -183,9 +185,10 @@ def _leftover_parts(table: str, since: datetime, partitions: list[str] | None,
     a mutation emptied is inactive at once and holds no row.)
 
     `holding`: the names of the parts noted as holding the subject when the erasure ran. Then only an
-    inactive part whose blocks overlap one of theirs can hold the subject's rows: one whose blocks do
-    not was merged away with other people's rows only (a background merge, after the erasure, of
-    parts it never touched) and is not a leftover."""
+    inactive part whose blocks overlap one of theirs, at their data version or older, can hold the
+    subject's rows. One whose blocks do not overlap was merged away with other people's rows only (a
+    background merge, after the erasure, of parts it never touched); one of a newer version was made
+    by the erasure's mutation (a merge after it, or a resumed run, retires it). Neither is a leftover."""
     moment = int(since.timestamp())
     where = " AND partition IN {p:Array(String)}" if partitions is not None else ""
     inactive = ch.query("SELECT name, partition_id, min_block_number, max_block_number FROM system.parts "
@@ -195,9 +198,10 @@ def _leftover_parts(table: str, since: datetime, partitions: list[str] | None,
                         parameters={"d": ch.database(), "t": table, "m": moment,
                                     "p": partitions or []}).result_rows
     if holding is not None:
-        ranges = [_block_range(name) for name in holding]
-        inactive = [row for row in inactive
-                    if any(row[1] == p and row[2] <= last and first <= row[3] for p, first, last in ranges)]
+        noted = [_lineage(name) for name in holding]
+        inactive = [row for row in inactive if any(
+            row[1] == p and row[2] <= last and first <= row[3] and _lineage(row[0])[3] <= version
+            for p, first, last, version in noted)]
     detached = ch.query("SELECT name FROM system.detached_parts WHERE database = {d:String} AND table = {t:String}",
                         tag="verify", parameters={"d": ch.database(), "t": table}).result_rows
     return [row[0] for row in inactive] + [f"detached:{n}" for (n,) in detached]

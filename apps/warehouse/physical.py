@@ -74,9 +74,12 @@ def remove_rows(table: str, stream_ids: list[str], days: list[str], *, parts=(),
     settings_sql = ", ".join(f"{k} = {v}" for k, v in {**PROMPT_CLEANUP, **_SHORT_LIFETIME}.items())
     ch.command(f"ALTER TABLE {{db}}.{name} MODIFY SETTING {settings_sql}", tag="erasure")
     try:
-        ch.command(f"ALTER TABLE {{db}}.{name} DELETE WHERE toDate(enqueue_time) IN {{days:Array(Date)}} "
-                   "AND stream_id IN {ids:Array(String)}", tag="erasure",
-                   parameters={"days": days, "ids": stream_ids}, settings_={"mutations_sync": 2})
+        # None left (an earlier attempt removed them): another mutation would only replace every part
+        # with a copy, leaving old versions behind that nobody waits for. Only the noted parts may be left.
+        if present or found:
+            ch.command(f"ALTER TABLE {{db}}.{name} DELETE WHERE toDate(enqueue_time) IN {{days:Array(Date)}} "
+                       "AND stream_id IN {ids:Array(String)}", tag="erasure",
+                       parameters={"days": days, "ids": stream_ids}, settings_={"mutations_sync": 2})
         if checkpoint:
             faults.checkpoint(checkpoint)
         _wait_until_gone(table, parts)

@@ -1,7 +1,8 @@
 """A background merge after an erasure leaves inactive parts older than it; in a rehydrated table (one
 partition) those can be parts that never held the subject. Verification failed on them (seen as a
 flaky "still found in: rehydrated" after a crashed run was resumed, when the engine, restarted, merged
-the table); it now counts an old inactive part only if its blocks overlap a part that held the subject."""
+the table); it now counts an old inactive part only if its blocks overlap a part that held the subject,
+at that part's data version or older (the crash tests cover the resumed run's own mutation)."""
 
 from __future__ import annotations
 
