@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO ?= 1
 RUN_PROCS := s3 worker beat web $(if $(filter 0 no off false,$(DEMO)),,demo)
 
-.PHONY: run test bench bench-tiers bench-erasure bench-queries setup services check-services browser pdf-libs clean
+.PHONY: run test bench bench-tiers bench-erasure bench-queries bench-dashboard setup services check-services browser pdf-libs clean
 
 $(STAMP): requirements/base.txt requirements/test.txt requirements/lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ bench-erasure: check-services
 bench-queries: check-services
 	$(PY) manage.py migrate --noinput --skip-warehouse
 	$(PY) manage.py archive bench --queries --records $${RECORDS:-10000000} --json
+
+## bench-dashboard: the dashboard's rollup figures for 24 h, 30 days and all of 2M records over 365 days, p50/p95 (RECORDS=N)
+bench-dashboard: check-services
+	$(PY) manage.py migrate --noinput --skip-warehouse
+	$(PY) manage.py archive bench --dashboard --records $${RECORDS:-2000000} --json
 
 clean:
 	rm -rf var/test

@@ -1,4 +1,4 @@
-"""Top-level URLs: login, admin, the export pages, approvals, compliance (with erasure), the explorer, the audit viewer and health."""
+"""Top-level URLs: login, admin, the dashboard, the export pages, approvals, compliance (with erasure), the explorer, the audit viewer and health."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -13,6 +13,8 @@ urlpatterns = [
     path("", include("apps.exports.urls")),
     path("audit/", include("apps.audit.urls")),
     path("explorer/", include("apps.explorer.urls")),
+    path("restores/", include("apps.restore.urls")),
+    path("dashboard/", include("apps.dashboard.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("approvals/", include("apps.approvals.urls")),

@@ -16,7 +16,7 @@ def ensure_roles() -> None:
     roles = {name: list(dotted) for name, dotted in
              importlib.import_module("apps.accounts.migrations.0001_roles").ROLES.items()}
     for migration in ("0002_subject_key_roles", "0003_erasure_roles", "0004_subject_access_roles",
-                      "0005_explorer_roles", "0006_stats_roles"):
+                      "0005_explorer_roles", "0006_stats_roles", "0007_dashboard_roles", "0008_restore_roles"):
         later = importlib.import_module(f"apps.accounts.migrations.{migration}")
         pairs = getattr(later, "GRANTS", None) or [(later.PERMISSIONS, later.ROLES)]
         for permissions, names in pairs:

@@ -26,3 +26,19 @@ def revoke(apps, permissions: list[str], roles) -> None:
         content_type__app_label=d.split(".")[0], codename=d.split(".")[1])]
     for group in Group.objects.filter(name__in=roles):
         group.permissions.remove(*found)
+
+
+def operation(pairs):
+    """The RunPython of a roles migration whose GRANTS are (permissions, roles) pairs: grant them, and
+    revoke them when migrating back."""
+    from django.db import migrations
+
+    def forwards(apps, schema_editor):
+        for permissions, roles in pairs:
+            grant(apps, permissions, roles)
+
+    def backwards(apps, schema_editor):
+        for permissions, roles in pairs:
+            revoke(apps, permissions, roles)
+
+    return migrations.RunPython(forwards, backwards)

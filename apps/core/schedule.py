@@ -74,6 +74,14 @@ SCHEDULE: tuple[Periodic, ...] = (
         every_seconds=900,
         description="Records, bytes, compression and oldest/newest per tier and queue for /stats/",
     ),
+    # The dashboard's figures per time range (24 h to all history), from the rollups on the worker:
+    # the page shows the newest snapshot of each, so its figures are at most this interval old.
+    Periodic(
+        name="dashboard figures",
+        task="apps.dashboard.tasks.dashboard_refresh",
+        every_seconds=60,
+        description="Throughput, failure rate, durations, errors and workers per range for /dashboard/",
+    ),
     # A digest of the audit chain head into the Object Lock bucket: a rewrite or a truncated tail
     # is caught by `archive audit verify` for everything older than the newest digest, so the
     # interval is how much of the chain's end a database superuser could still rewrite unseen.

@@ -265,7 +265,7 @@ def saved_query_delete(*, actor: Actor, saved: SavedQuery) -> None:
 # --- expiry (beat) ----------------------------------------------------------------------------------
 def query_history_expire(*, now=None) -> dict:
     """Stored results past their expiry are deleted (every version); runs past the history window
-    keep only the SHA-256 of their SQL and no parameters."""
+    keep only the SHA-256 of their SQL and no parameters, restores only their counts."""
     from apps.compliance.models import StoredCopy
     from apps.places import copies
 
@@ -276,12 +276,15 @@ def query_history_expire(*, now=None) -> dict:
                             why="expired") if due else {"copies": 0, "object_versions_deleted": 0}
     cutoff = now - timedelta(days=settings.ARCHIVE_QUERY_HISTORY_DAYS)
     scrubbed = QueryRun.objects.filter(submitted_at__lt=cutoff).exclude(sql="", params={}).update(sql="", params={})
-    if due or scrubbed:
+    from apps.restore.services import restore_history_scrub
+
+    restores = restore_history_scrub(cutoff=cutoff)
+    if due or scrubbed or restores:
         audit_record(actor=Actor.system("beat"), action="query.history_expired", target="query_runs",
                      details={"results_deleted": removed["copies"],
                               "object_versions_deleted": removed["object_versions_deleted"],
-                              "runs_scrubbed": scrubbed})
-    return {"results_deleted": removed["copies"], "runs_scrubbed": scrubbed}
+                              "runs_scrubbed": scrubbed, "restores_scrubbed": restores})
+    return {"results_deleted": removed["copies"], "runs_scrubbed": scrubbed, "restores_scrubbed": restores}
 
 
 STATS_KEPT = 48  # snapshots kept: the newest, and some history to compare with

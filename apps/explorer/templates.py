@@ -34,6 +34,8 @@ class TemplateError(ValueError):
 _RELATIVE = re.compile(r"^-(\d{1,5})([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
+_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")  # a tag key, or a payload key path (a.b.c)
+SEARCH_MAX_ROWS = 1000  # a jobs search shows at most this many (newest first)
 FAILED = ("failed", "timeout", "dead")  # the outcomes that count as failures
 _FAILED_SQL = f"outcome IN ({', '.join(repr(o) for o in FAILED)})"
 
@@ -61,7 +63,7 @@ class Param:
     in the text itself); an optional parameter left empty adds nothing."""
 
     name: str
-    type: str  # datetime | queue | outcome | text
+    type: str  # datetime | queue | outcome | text | value | pair | payload | count
     label: str
     help: str
     default: str | None = None
@@ -77,9 +79,33 @@ class Param:
             if text not in OUTCOMES:
                 raise TemplateError(f"{self.name} must be one of {', '.join(sorted(OUTCOMES))}, not {text!r}")
             return text
+        if self.type == "count":
+            if not text.isdigit() or not 1 <= int(text) <= SEARCH_MAX_ROWS:
+                raise TemplateError(f"{self.name} must be a whole number from 1 to {SEARCH_MAX_ROWS}, not {text[:20]!r}")
+            return str(int(text))
+        if self.type in ("pair", "payload"):
+            key, sep, value = text.partition("=")
+            if not sep or not _KEY.match(key.strip()) or not value.strip() or len(value) > 200:
+                raise TemplateError(f"{self.name}: write key=value (a key of letters, digits, _ . -; "
+                                    f"a value of up to 200 characters), not {text[:40]!r}")
+            return f"{key.strip()}={value.strip()}"
+        if self.type == "value":
+            if not 0 < len(text) <= 200 or not text.isprintable():
+                raise TemplateError(f"{self.name}: 1-200 printable characters, not {text[:40]!r}")
+            return text
         if not _NAME.match(text):
             raise TemplateError(f"{self.name}: {text[:40]!r} is not a {self.type} (1-200 letters, digits or ._:@/-)")
         return text
+
+    def engine_values(self, value) -> dict:
+        """What the engine binds for this parameter's checked value: a key=value pair binds two
+        values (`<name>_key`, `<name>_value`; a payload key as a JSON path), a count a number."""
+        if self.type in ("pair", "payload"):
+            key, _, rest = value.partition("=")
+            return {f"{self.name}_key": f"$.{key}" if self.type == "payload" else key, f"{self.name}_value": rest}
+        if self.type == "count":
+            return {self.name: int(value)}
+        return {self.name: value}
 
     def as_dict(self) -> dict:
         return {"name": self.name, "type": self.type, "label": self.label, "help": self.help,
@@ -127,7 +153,10 @@ class Template:
     def prepare(self, bound: dict) -> dict:
         """The values the engine binds (on the worker): the bound parameters, plus what the template
         looks up first (job_lookup: the days that hold the job)."""
-        values = dict(bound)
+        types = {p.name: p for p in self.params}
+        values = {}
+        for name, value in bound.items():
+            values.update(types[name].engine_values(value) if name in types else {name: value})
         if self.prepare_with is not None:
             values.update(self.prepare_with(bound))
         return values
@@ -151,6 +180,26 @@ TO = Param("to", "datetime", "To", "end of the time range, exclusive (empty: now
 QUEUE = Param("queue", "queue", "Queue", "only this queue (empty: every queue)", clause="queue = {queue:String}")
 OUTCOME = Param("outcome", "outcome", "Outcome", "only this outcome (empty: every one)",
                 clause="outcome = {outcome:String}")
+JOB_ID = Param("job_id", "value", "Job id", "the producer's job id", required=True, clause="job_id = {job_id:String}")
+# The jobs search (apps.explorer.filters.JobFilter maps its form, the CLI's flags and the API's query onto these).
+SEARCH_PARAMS = (
+    Param("from", "datetime", "From", "enqueued at or after (ISO time, or -7d, -24h)", default="-7d",
+          clause=f"enqueue_time >= {{from:{_T}}}"),
+    TO, QUEUE, OUTCOME,
+    Param("worker", "value", "Worker", "only attempts this worker ran", clause="worker_id = {worker:String}"),
+    Param("error_type", "value", "Error type", "exception class or error code", clause="error_type = {error_type:String}"),
+    Param("tenant", "value", "Tenant", "only this tenant", clause="tenant_id = {tenant:String}"),
+    Param("tag", "pair", "Tag", "a tag as key=value, e.g. region=eu-west-1",
+          clause="tags[{tag_key:String}] = {tag_value:String}"),
+    Param("trace_id", "value", "Trace id", "the distributed trace id", clause="trace_id = {trace_id:String}"),
+    Param("job_id", "value", "Job id", "the producer's job id", clause="job_id = {job_id:String}"),
+    Param("payload", "payload", "Payload key", "a key inside the payload sample as key=value (customer.country=DE); "
+          "samples are redacted, so personal data is not found this way",
+          clause="JSON_VALUE(payload_sample, {payload_key:String}) = {payload_value:String}"),
+    Param("limit", "count", "Limit", f"at most this many attempts, newest first (1-{SEARCH_MAX_ROWS})", default="100"),
+)
+SEARCH_COLUMNS = ("job_id", "retries", "queue", "outcome", "enqueue_time", "start_time", "end_time", "worker_id",
+                  "error_type", "tenant_id", "trace_id", "payload_size", "tags")
 
 
 def _over(param: Param, column: str) -> Param:
@@ -198,12 +247,24 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
         "GROUP BY hour, queue\nORDER BY hour, queue"),
     Template(
         "job_lookup", "Job lookup",
-        "Every archived attempt of one job, from whichever tier holds it (found through the job index).",
-        (Param("job_id", "text", "Job id", "the producer's job id", required=True, clause="job_id = {job_id:String}"),),
-        "SELECT *\nFROM jobs_all",
+        "Every archived attempt of one job, from whichever tier holds it (found through the job index); "
+        "`tier` says whether the warm table holds the attempt, `day` is its partition in both tiers.",
+        (JOB_ID,),
+        "SELECT *,\n"
+        "       if((job_id, retries) IN (SELECT job_id, retries FROM jobs_archive\n"
+        "                                WHERE job_id = {job_id:String} AND toDate(enqueue_time) IN {days:Array(Date)}),\n"
+        "          'warm', 'cold') AS tier,\n"
+        "       toDate(enqueue_time) AS day\n"
+        "FROM jobs_all",
         "ORDER BY retries, enqueue_time\nLIMIT 1000",
         always=("toDate(enqueue_time) IN {days:Array(Date)}",),
         prepare_with=_job_days),
+    Template(
+        "job_search", "Jobs search",
+        "Archived attempts matching every filter given, newest first: the jobs page, `archive list` and the API run it.",
+        SEARCH_PARAMS,
+        f"SELECT {', '.join(SEARCH_COLUMNS)}, payload_sample != '' AS has_payload_sample\nFROM jobs_all",
+        "ORDER BY enqueue_time DESC, job_id, retries\nLIMIT {limit:UInt32}"),
     Template(
         "worker_performance", "Worker performance",
         "Per worker and version: jobs, failure rate and duration percentiles." + _ROLLUP_NOTE.format(unit="day"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.explorer import views
+from apps.explorer import job_views, views
 
 app_name = "explorer"
 urlpatterns = [
@@ -14,4 +14,6 @@ urlpatterns = [
     path("saved/", views.saved_save, name="save"),
     path("saved/<int:saved_id>/delete/", views.saved_delete, name="delete_saved"),
     path("stats/", views.stats, name="stats"),
+    path("jobs/", job_views.search, name="jobs"),
+    path("jobs/view/", job_views.job, name="job"),
 ]

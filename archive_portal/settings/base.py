@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "apps.compliance",
     "apps.erasure",
     "apps.explorer",
+    "apps.restore",
+    "apps.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -100,7 +102,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "exports:status"
+LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- Login throttling (django-axes; README, "Roles") ---------------------------
@@ -159,6 +161,7 @@ CELERY_TASK_ROUTES = {
     "apps.rehydration.tasks.*": {"queue": WAREHOUSE_QUEUE},
     "apps.erasure.tasks.*": {"queue": WAREHOUSE_QUEUE},
     "apps.explorer.tasks.*": {"queue": WAREHOUSE_QUEUE},
+    "apps.dashboard.tasks.*": {"queue": WAREHOUSE_QUEUE},
 }
 
 # --- The archive stream (contract v1, docs/stream-contract.md) ---------------
@@ -236,6 +239,14 @@ ARCHIVE_QUERY_HISTORY_DAYS = env_int("ARCHIVE_QUERY_HISTORY_DAYS", 90)
 # run rewrites the newest this many months of each rollup, and any month the lake lacks.
 ARCHIVE_ROLLUPS_PREFIX = env_str("ARCHIVE_ROLLUPS_PREFIX", "rollups/")
 ARCHIVE_ROLLUPS_LAKE_MONTHS = env_int("ARCHIVE_ROLLUPS_LAKE_MONTHS", 2)
+
+# --- Restore into the live queue (docs/explorer.md, Restore) -------------------
+# Where restored jobs go: the Redis of the live lists and streams, and the broker of the Celery app
+# whose tasks are restored (both default to the portal's own).
+ARCHIVE_RESTORE_REDIS_URL = env_str("ARCHIVE_RESTORE_REDIS_URL", REDIS_URL)
+ARCHIVE_RESTORE_CELERY_BROKER_URL = env_str("ARCHIVE_RESTORE_CELERY_BROKER_URL", CELERY_BROKER_URL)
+# One restore sends at most this many jobs; a larger selection is refused (narrow it).
+ARCHIVE_RESTORE_MAX_JOBS = env_int("ARCHIVE_RESTORE_MAX_JOBS", 10_000)
 
 # --- S3 and Iceberg (cold tier) -----------------------------------------------
 S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "http://127.0.0.1:8333")

@@ -23,6 +23,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # A private Redis database keeps test keys away from a running `make run`.
 REDIS_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 CELERY_BROKER_URL = REDIS_URL
+ARCHIVE_RESTORE_REDIS_URL = ARCHIVE_RESTORE_CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 # One chDB engine per process: each test process (and each subprocess a test starts) has its own path.
 CLICKHOUSE_URL = f"chdb://{env_str('TEST_CHDB_PATH', '') or VAR_DIR / 'chdb' / str(os.getpid())}"

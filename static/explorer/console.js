@@ -1,5 +1,5 @@
-// The SQL console: ClickHouse highlighting on CodeMirror's SQL mode, Ctrl+Enter to run, and a
-// run that is still going is polled until it ends (then the page shows its stored result).
+// The SQL console: ClickHouse highlighting on CodeMirror's SQL mode, Ctrl+Enter to run (a run that
+// is still going is polled by poll.js until it ends; then the page shows its stored result).
 (function () {
   "use strict";
   var words = function (text) {
@@ -39,18 +39,5 @@
       if (editor) editor.save();
       document.getElementById("save-sql").value = area ? area.value : "";
     });
-  }
-  var run = document.getElementById("run-panel");
-  if (run && run.dataset.status && (run.dataset.state === "queued" || run.dataset.state === "running")) {
-    var poll = function () {
-      fetch(run.dataset.status, { credentials: "same-origin" })
-        .then(function (r) { return r.json(); })
-        .then(function (s) {
-          if (s.state === "queued" || s.state === "running") { setTimeout(poll, 250); }
-          else { window.location.reload(); }
-        })
-        .catch(function () { setTimeout(poll, 1000); });
-    };
-    setTimeout(poll, 150);
   }
 })();

@@ -52,7 +52,7 @@ def test_an_erasure_deletes_every_stored_query_result(archive):
     assert again.state == RunState.SUCCEEDED and again.rows == 0
 
 
-def test_expired_results_are_deleted_and_old_sql_cleared(archive, settings):
+def test_expired_results_are_deleted_and_old_sql_and_restored_job_ids_cleared(archive, settings):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -63,8 +63,15 @@ def test_expired_results_are_deleted_and_old_sql_cleared(archive, settings):
     run.refresh_from_db()
     copy = StoredCopy.objects.get(pk=run.result_id)
     assert copy.kind == results.KIND
+    from apps.restore.models import Restore
+
+    restore = Restore.objects.create(actor="sam", via="cli", adapter="list", target="live", restored=1,
+                                     selection={"job_ids": ["job-7"]}, lines=[{"job_id": "job-7", "result": "restored"}])
     later = timezone.now() + timedelta(days=settings.ARCHIVE_QUERY_HISTORY_DAYS + 1)
-    assert services.query_history_expire(now=later) == {"results_deleted": 1, "runs_scrubbed": 1}
+    assert services.query_history_expire(now=later) == {"results_deleted": 1, "runs_scrubbed": 1,
+                                                        "restores_scrubbed": 1}
     run.refresh_from_db()
     assert run.sql == "" and run.sql_sha256 and run.result.deleted_why == "expired"
+    restore.refresh_from_db()
+    assert restore.selection == {} and restore.lines == [] and restore.restored == 1
     assert copies_left() == 0

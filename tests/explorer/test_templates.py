@@ -7,11 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from apps.accounts.actors import Actor
 from apps.explorer import services
 from apps.explorer.models import RunState
 from apps.explorer.templates import TEMPLATES, TemplateError, parse_time
-from tests.roles import user_in
 
 ALL_TIME = {"from": "2000-01-01"}
 FAILED = {"failed", "timeout", "dead"}
@@ -22,16 +20,6 @@ def _rows(actor, template: str, params: dict) -> list[dict]:
     done = services.query_run_execute(run_id=str(run.pk), rows_back=10_000)
     assert done["run"]["state"] == RunState.SUCCEEDED, done["run"]["error"]
     return [dict(zip([name for name, _ in done["run"]["columns"]], row)) for row in done["rows"]]
-
-
-@pytest.fixture
-def analyst():
-    return Actor.of_user(user_in("Analyst", "ana"))
-
-
-@pytest.fixture
-def records(exported):
-    return exported.iceberg_rows().to_pylist()
 
 
 def test_every_template_answers_its_question(exported, analyst, records):
@@ -104,9 +92,10 @@ def test_parse_time_forms():
     assert parse_time("now", now=now) == now
 
 
-def test_the_catalogue_lists_seven_templates_with_typed_parameters():
+def test_the_catalogue_lists_the_templates_with_typed_parameters():
     assert set(TEMPLATES) == {"queue_health", "error_investigation", "capacity_planning", "job_lookup",
-                              "worker_performance", "retention_status", "dead_letter_reasons"}
+                              "worker_performance", "retention_status", "dead_letter_reasons", "job_search"}
     for template in TEMPLATES.values():
-        assert all(p.type in {"datetime", "queue", "outcome", "text"} for p in template.params)
+        assert all(p.type in {"datetime", "queue", "outcome", "text", "value", "pair", "payload", "count"}
+                   for p in template.params)
         assert template.as_dict()["params"] == [p.as_dict() for p in template.params]

@@ -28,7 +28,11 @@ def register(sub) -> None:
                        help="instead: records over 365 days (30 warm), p50/p95 of every query template over the "
                             "last 7 and 90 days and all days, a job lookup by id, and the query-run overhead "
                             "through a real worker (use --records 10000000)")
-    bench.add_argument("--repeats", type=int, default=20, help="with --queries: timed runs per query (default 20)")
+    bench.add_argument("--dashboard", action="store_true",
+                       help="instead: records over 365 days (30 warm), p50/p95 of computing the dashboard's rollup "
+                            "figures for 24 h, 30 days and all history (use --records 2000000)")
+    bench.add_argument("--repeats", type=int, default=20,
+                       help="with --queries or --dashboard: timed runs per query (default 20)")
     bench.set_defaults(handler=handle_bench)
 
 
@@ -77,18 +81,21 @@ def handle_export(cmd, options):
         )
 
 def handle_bench(cmd, options):
+    from apps.dashboard.bench import run_dashboard_bench
     from apps.erasure.bench import run_erasure_bench
     from apps.exports.bench import run_bench
     from apps.explorer.bench import run_queries_bench
     from apps.retention.bench import run_tiers_bench
 
     log = (lambda m: None) if options["json"] else cmd.stderr.write
-    chosen = [name for name in ("tiers", "erasure", "queries") if options[name]]
+    chosen = [name for name in ("tiers", "erasure", "queries", "dashboard") if options[name]]
     if len(chosen) > 1:
-        raise CommandError("choose one of --tiers, --erasure and --queries")
+        raise CommandError("choose one of --tiers, --erasure, --queries and --dashboard")
     if chosen:
-        bench = {"tiers": run_tiers_bench, "erasure": run_erasure_bench, "queries": run_queries_bench}[chosen[0]]
-        extra = {"repeats": options["repeats"], "overhead_runs": 2 * options["repeats"]} if chosen == ["queries"] else {}
+        bench = {"tiers": run_tiers_bench, "erasure": run_erasure_bench, "queries": run_queries_bench,
+                 "dashboard": run_dashboard_bench}[chosen[0]]
+        extra = {"queries": {"repeats": options["repeats"], "overhead_runs": 2 * options["repeats"]},
+                 "dashboard": {"repeats": options["repeats"]}}.get(chosen[0], {})
         result = bench(records=options["records"], log=log, **extra)
         cmd.stdout.write(json.dumps(result, indent=None if options["json"] else 2))
         return

@@ -104,6 +104,15 @@ def payload_digest(payload: bytes) -> bytes:
     return blake2b(payload, digest_size=16).digest()
 
 
+def payload_is_complete(kept: str, payload_hash: str, size: int) -> bool:
+    """Is the kept payload text the payload exactly as sent? Only when it hashes to the recorded hash:
+    a sample that redaction changed or the cut shortened does not (nor a record without a hash). A
+    job sent without a payload has nothing to lose, so it counts as complete."""
+    if not size:
+        return True
+    return bool(kept) and bool(payload_hash) and payload_digest(kept.encode()).hex() == payload_hash
+
+
 def _policy_groups(queues: pa.Array, outcomes: pa.Array, policies: Policies) -> tuple[np.ndarray, list[PayloadPolicy]]:
     """Each row's policy as an index into a short list, resolved once per distinct (queue, outcome)."""
     q = pc.dictionary_encode(queues)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.actors import Actor, UnknownActor, audit_context
-from apps.core.cli import (approvals, audit, erasure, explorer, exports, holds, lake, rehydration, retention, schemas,
-                           stream, subject_access, subjects, warehouse)
+from apps.core.cli import (approvals, audit, erasure, explorer, exports, holds, jobs, lake, rehydration, restore,
+                           retention, schemas, stream, subject_access, subjects, warehouse)
 
 # In the order `archive --help` lists them.
-MODULES = (exports, explorer, warehouse, stream, retention, approvals, holds, erasure, subject_access, subjects, schemas,
-           rehydration, lake, audit)
+MODULES = (exports, explorer, jobs, restore, warehouse, stream, retention, approvals, holds, erasure, subject_access,
+           subjects, schemas, rehydration, lake, audit)
 
 
 class Command(BaseCommand):
