@@ -14,6 +14,7 @@ urlpatterns = [
     path("audit/", include("apps.audit.urls")),
     path("explorer/", include("apps.explorer.urls")),
     path("restores/", include("apps.restore.urls")),
+    path("api/", include("apps.api.urls")),
     path("dashboard/", include("apps.dashboard.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -37,14 +37,14 @@ def submit_show(*, actor: Actor, job_id: str) -> QueryRun:
     return services.query_run_submit(actor=actor, template=LOOKUP, params={"job_id": job_id})
 
 
-def _wait(run: QueryRun) -> dict:
+def _wait(run: QueryRun, *, in_process: bool | None) -> dict:
     from apps.explorer.tasks import execute_query_run
     from apps.warehouse.dispatch import run_on_warehouse
 
     if run.state == RunState.REFUSED:
         raise JobsUnavailable(run.error)
     done = run_on_warehouse(execute_query_run, timeout=settings.CLICKHOUSE_QUERY_MAX_SECONDS + 60,
-                            run_id=str(run.pk), rows_back=settings.CLICKHOUSE_QUERY_MAX_ROWS)
+                            in_process=in_process, run_id=str(run.pk), rows_back=settings.CLICKHOUSE_QUERY_MAX_ROWS)
     summary = done["run"]
     if summary["state"] != RunState.SUCCEEDED:
         raise JobsUnavailable(summary["error"] or f"the run ended {summary['state']}")
@@ -53,15 +53,16 @@ def _wait(run: QueryRun) -> dict:
     return {"run": summary, "rows": [_plain(dict(zip(columns, row)), kinds) for row in done["rows"]]}
 
 
-def search(*, actor: Actor, filters) -> dict:
-    """Run the search and wait: {"run": the run, "jobs": [attempt, ...]} newest first."""
-    done = _wait(submit_search(actor=actor, filters=filters))
+def search(*, actor: Actor, filters, in_process: bool | None = None) -> dict:
+    """Run the search and wait: {"run": the run, "jobs": [attempt, ...]} newest first. `in_process`
+    as `run_on_warehouse` takes it: the API passes False (a web process never runs it itself)."""
+    done = _wait(submit_search(actor=actor, filters=filters), in_process=in_process)
     return {"run": done["run"], "jobs": done["rows"]}
 
 
-def show(*, actor: Actor, job_id: str) -> dict:
+def show(*, actor: Actor, job_id: str, in_process: bool | None = None) -> dict:
     """One job's attempts, and wait: {"job_id", "run", "attempts": [attempt, ...]} by attempt number."""
-    done = _wait(submit_show(actor=actor, job_id=job_id))
+    done = _wait(submit_show(actor=actor, job_id=job_id), in_process=in_process)
     return job_view(job_id, done["rows"], run=done["run"])
 
 

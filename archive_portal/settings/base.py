@@ -46,6 +46,11 @@ INSTALLED_APPS = [
     "apps.erasure",
     "apps.explorer",
     "apps.restore",
+    "apps.api",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apps.dashboard",
 ]
 
@@ -133,11 +138,33 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # The portal's own scripts and the vendored libraries they use (static/vendor/README.md): no CDN.
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+# The REST API (apps/api, docs/api.md): token or session authentication, the roles' permissions per
+# view, one error shape, cursor pagination, throttling per user (and per address before login).
 REST_FRAMEWORK = {
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "apps.api.permissions.RolePermission"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "DEFAULT_PAGINATION_CLASS": "apps.api.pagination.NewestFirst",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.api.errors.handle",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle",
+                                 "rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env_str("API_THROTTLE_USER", "1200/min"),
+                               "anon": env_str("API_THROTTLE_ANON", "60/min")},
+    "URL_FORMAT_OVERRIDE": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Archive Portal API",
+    "DESCRIPTION": "Long-term archives of a Redis job queue: jobs, query runs, stats and health (docs/api.md).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],  # the schema and docs need a login too
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Redis and Celery -------------------------------------------------------

@@ -10,11 +10,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.actors import Actor, UnknownActor, audit_context
 from apps.core.cli import (approvals, audit, erasure, explorer, exports, holds, jobs, lake, rehydration, restore,
-                           retention, schemas, stream, subject_access, subjects, warehouse)
+                           retention, schemas, stream, subject_access, subjects, tokens, warehouse)
 
 # In the order `archive --help` lists them.
 MODULES = (exports, explorer, jobs, restore, warehouse, stream, retention, approvals, holds, erasure, subject_access,
-           subjects, schemas, rehydration, lake, audit)
+           subjects, schemas, rehydration, lake, audit, tokens)
 
 
 class Command(BaseCommand):
