@@ -38,13 +38,9 @@ def submit_show(*, actor: Actor, job_id: str) -> QueryRun:
 
 
 def _wait(run: QueryRun, *, in_process: bool | None) -> dict:
-    from apps.explorer.tasks import execute_query_run
-    from apps.warehouse.dispatch import run_on_warehouse
-
     if run.state == RunState.REFUSED:
         raise JobsUnavailable(run.error)
-    done = run_on_warehouse(execute_query_run, timeout=settings.CLICKHOUSE_QUERY_MAX_SECONDS + 60,
-                            in_process=in_process, run_id=str(run.pk), rows_back=settings.CLICKHOUSE_QUERY_MAX_ROWS)
+    done = services.query_run_wait(run, rows_back=settings.CLICKHOUSE_QUERY_MAX_ROWS, in_process=in_process)
     summary = done["run"]
     if summary["state"] != RunState.SUCCEEDED:
         raise JobsUnavailable(summary["error"] or f"the run ended {summary['state']}")

@@ -102,6 +102,17 @@ def dispatch(run: QueryRun) -> None:
         submit(execute_query_run, run_id=str(run.pk))
 
 
+def query_run_wait(run: QueryRun, *, rows_back: int, in_process: bool | None = None) -> dict:
+    """For callers that wait (the CLI, the API): execute the recorded run on the warehouse worker (in
+    this process only where `run_on_warehouse` allows it; the API passes False) and return what
+    `query_run_execute` returns: the run as plain data and its first `rows_back` rows."""
+    from apps.explorer.tasks import execute_query_run
+    from apps.warehouse.dispatch import run_on_warehouse
+
+    return run_on_warehouse(execute_query_run, timeout=settings.CLICKHOUSE_QUERY_MAX_SECONDS + 60,
+                            in_process=in_process, run_id=str(run.pk), rows_back=rows_back)
+
+
 def _erasure_overlapped(run: QueryRun, until) -> bool:
     """Did an erasure run while this query read the tiers? Then the result may hold what it erased,
     and the erasure's copies step may already have passed: the run withholds its own result."""

@@ -149,9 +149,9 @@ def _records(restore: Restore) -> tuple[list[dict], list[str]]:
         table = selection.of_filter(queue=chosen["queue"], outcome=chosen["outcome"],
                                     start=datetime.fromisoformat(chosen["from"]),
                                     end=datetime.fromisoformat(chosen["to"]), limit=cap * 50 + 1)
-    erased = tombstones.erased_rows(table) if table.num_rows else {}
+    erased = tombstones.erased_rows(table)
     rows = table.to_pylist()
-    latest = selection.latest_per_job(table) if table.num_rows else []
+    latest = selection.latest_per_job(table)
     if len(latest) > cap:
         raise Refusal(f"the selection holds more than {cap} jobs (ARCHIVE_RESTORE_MAX_JOBS); narrow it")
     records = []

@@ -11,21 +11,16 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from apps.audit.models import AuditEvent
+from tests.api.conftest import new_token
 from tests.api.conftest import token_client as _client
 from tests.roles import user_in
 
 COUNT = "SELECT queue, count() AS jobs FROM jobs_all GROUP BY queue ORDER BY queue"
 
 
-def _token(username: str) -> str:
-    out = io.StringIO()
-    call_command("archive", "token", "create", username, stdout=out, stderr=io.StringIO())
-    return out.getvalue().strip().splitlines()[-1]
-
-
 def test_a_token_is_printed_alone_on_the_last_line_works_and_stops_working_when_revoked(archive):
     user_in("Analyst", "ana")
-    key = _token("ana")
+    key = new_token("ana")
     assert len(key) == 40 and key.isalnum()
     client = APIClient()
     assert client.get("/api/v1/templates/").status_code == 401

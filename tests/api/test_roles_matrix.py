@@ -4,12 +4,11 @@ roles migrations' own (tests/roles.py), so a role that gains one changes the exp
 
 from __future__ import annotations
 
-import io
 
 import pytest
-from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from tests.api.conftest import new_token
 from tests.roles import ROLES, user_in
 
 # (method, path, body, the permission it needs)
@@ -51,10 +50,8 @@ def test_each_endpoint_refuses_exactly_the_roles_without_its_permission(archive,
 
     stats_refresh()  # else /stats/ answers 503: no figures yet
     user = user_in(role, "someone")
-    out = io.StringIO()
-    call_command("archive", "token", "create", "someone", stdout=out, stderr=io.StringIO())
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {out.getvalue().strip().splitlines()[-1]}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {new_token('someone')}")
     wrong = []
     for method, path, body, permission in ENDPOINTS:
         response = getattr(client, method)(path, body, format="json") if body is not None else \

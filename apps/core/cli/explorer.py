@@ -66,10 +66,8 @@ def handle_query(cmd, options):
 
     from apps.explorer.allowed import QueryRefused
     from apps.explorer.models import RunState
-    from apps.explorer.services import query_run_submit
-    from apps.explorer.tasks import execute_query_run
+    from apps.explorer.services import query_run_submit, query_run_wait
     from apps.explorer.templates import TemplateError
-    from apps.warehouse.dispatch import run_on_warehouse
 
     if bool(options["sql"]) == bool(options["template"]):
         raise CommandError('give either "SQL" or --template NAME (`archive templates` lists them)')
@@ -84,8 +82,7 @@ def handle_query(cmd, options):
         raise CommandError(str(exc)) from None
     if run.state == RunState.REFUSED:
         raise CommandError(run.error)
-    done = run_on_warehouse(execute_query_run, timeout=settings.CLICKHOUSE_QUERY_MAX_SECONDS + 60,
-                            run_id=str(run.pk), rows_back=cap)
+    done = query_run_wait(run, rows_back=cap)
     summary, rows = done["run"], done["rows"]
     if summary["state"] != RunState.SUCCEEDED:
         raise CommandError(summary["error"] or f"the query run ended {summary['state']}")
