@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO ?= 1
 RUN_PROCS := s3 worker beat web $(if $(filter 0 no off false,$(DEMO)),,demo)
 
-.PHONY: run test bench bench-tiers bench-erasure bench-queries bench-dashboard setup services check-services browser pdf-libs clean
+.PHONY: run test bench bench-tiers bench-erasure bench-queries bench-dashboard setup services check-services browser pdf-libs promtool clean
 
 $(STAMP): requirements/base.txt requirements/test.txt requirements/lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,7 @@ run: export DJANGO_SETTINGS_MODULE := archive_portal.settings.local
 run: check-services
 	ARCHIVE_MIGRATE_WAREHOUSE=false $(PY) manage.py migrate --noinput
 	@$(PY) manage.py ensure_admin
+	@rm -rf var/metrics  # prometheus-client's multiprocess files of an earlier run (docs/operations.md, Metrics)
 	@echo "Archive Portal: http://127.0.0.1:8000/  (admin: http://127.0.0.1:8000/admin/)  Ctrl-C stops everything."
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start $(RUN_PROCS)
 
@@ -37,8 +38,12 @@ run: check-services
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+## promtool: Debian's prometheus package, whose promtool checks the shipped alert rules (docker/prometheus/alerts.yml)
+promtool:
+	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
 ## test: set up and run the whole suite against real PostgreSQL, Redis, SeaweedFS and chDB
-test: setup browser pdf-libs
+test: setup browser pdf-libs promtool
 	DJANGO_SETTINGS_MODULE=archive_portal.settings.test $(PY) manage.py preflight
 	$(PY) -m pytest $(PYTEST_ARGS)
 

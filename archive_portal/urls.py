@@ -1,10 +1,10 @@
-"""Top-level URLs: login, admin, the dashboard, the export pages, approvals, compliance (with erasure), the explorer, the audit viewer and health."""
+"""Top-level URLs: login, admin, the dashboard, the export pages, approvals, compliance (with erasure), the explorer, the audit viewer, health and metrics."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from apps.operations.views import health
+from apps.operations.views import health, metrics
 
 admin.site.site_header = "Archive Portal administration"
 admin.site.site_title = "Archive Portal"
@@ -24,4 +24,5 @@ urlpatterns = [
     path("compliance/", include("apps.compliance.urls")),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    path("metrics", metrics, name="metrics"),
 ]

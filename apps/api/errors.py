@@ -10,8 +10,9 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import APIView, exception_handler
 
 
 class Unavailable(exceptions.APIException):
@@ -68,6 +69,20 @@ def handle(exc, context):
         body["fields"] = {k: _message(v) for k, v in detail.items()}
     response.data = {"error": body}
     return response
+
+
+class NoSuchResource(APIView):
+    """Any other path under /api/v1/ (an id of the wrong form, a format that does not exist): the API's
+    404 in its one shape, not the site's HTML page."""
+
+    schema = None  # not an operation of the API
+
+    def initial(self, request, *args, **kwargs):  # before any method's handler: every method gets this
+        super().initial(request, *args, **kwargs)  # authenticated like the rest: 401 first
+        raise exceptions.NotFound(f"no such resource: {request.path}")
+
+    def get_permissions(self):
+        return [IsAuthenticated()]
 
 
 def one_or_404(queryset, pk, what: str):

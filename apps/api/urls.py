@@ -2,10 +2,11 @@
 at /api/schema/, Swagger UI at /api/docs/ and Redoc at /api/docs/redoc/ (served from the sidecar's
 files: no CDN)."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from apps.api.errors import NoSuchResource
 from apps.approvals.api import ApprovalViewSet
 from apps.audit.api import AuditEventViewSet
 from apps.compliance.api import LegalHoldViewSet
@@ -35,6 +36,9 @@ v1 = [
     path("templates/", TemplatesView.as_view(), name="templates"),
     path("retention-policies/", PoliciesView.as_view(), name="retention-policies"),
     *router.urls,
+    # Last: any other path is the API's 404 in its one shape. Only paths ending in "/", so that one
+    # without it is still redirected to its "/" form first (APPEND_SLASH), as before.
+    re_path(r"^.*/$", NoSuchResource.as_view()),
 ]
 
 app_name = "api"

@@ -11,8 +11,9 @@ from rest_framework.response import Response
 
 from apps.accounts.actors import Actor
 from apps.api.errors import one_or_404
+from apps.api.schema import page_of
 from apps.approvals import selectors, services
-from apps.approvals.models import Approval, ApprovalAction
+from apps.approvals.models import Approval, ApprovalAction, ApprovalState
 from apps.warehouse import dispatch
 
 
@@ -27,14 +28,18 @@ class ApprovalViewSet(viewsets.ViewSet):
 
     required = {"GET": "approvals.view_approval", "POST": "approvals.view_approval"}  # deciding: checked per action
     lookup_value_regex = "[0-9]+"
+    unavailable = "no warehouse worker is running (it runs approved purges and erasures)"
 
     def _one(self, pk) -> Approval:
         return one_or_404(Approval.objects.select_related("requested_by", "decided_by"), pk, "approval")
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, operation_id="v1_approvals_list",
-                   parameters=[OpenApiParameter("state", OpenApiTypes.STR, OpenApiParameter.QUERY)])
+    @extend_schema(responses={200: page_of(None, "ApprovalPage")}, operation_id="v1_approvals_list",
+                   parameters=[OpenApiParameter("state", OpenApiTypes.STR, OpenApiParameter.QUERY,
+                                                enum=[*ApprovalState.values, "all"], default="pending")])
     def list(self, request):
         state = request.query_params.get("state", "pending")
+        if state not in (*ApprovalState.values, "all"):
+            raise serializers.ValidationError({"state": f"one of {', '.join([*ApprovalState.values, 'all'])}"})
         found = Approval.objects.select_related("requested_by", "decided_by").order_by("-pk")
         found = found if state == "all" else found.filter(state=state)
         return Response({"results": [selectors.approval_as_dict(a) for a in found[:200]], "next": None})

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from apps.accounts.actors import Actor
 from apps.api.errors import one_or_404
+from apps.api.schema import page_of
 from apps.approvals.selectors import approval_as_dict
 from apps.compliance import selectors, services
 from apps.compliance.models import LegalHold
@@ -39,7 +40,7 @@ class LegalHoldViewSet(viewsets.ViewSet):
     def _one(self, pk) -> LegalHold:
         return one_or_404(LegalHold.objects, pk, "legal hold")
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, operation_id="v1_legal_holds_list")
+    @extend_schema(responses={200: page_of(None, "LegalHoldPage")}, operation_id="v1_legal_holds_list")
     def list(self, request):
         return Response({"results": [selectors.hold_as_dict(h) for h in selectors.holds_listed()[:500]], "next": None})
 

@@ -92,6 +92,14 @@ SCHEDULE: tuple[Periodic, ...] = (
         every_seconds=3600,
         description="Digest of the audit chain head to the locked audit bucket (docs/compliance.md)",
     ),
+    # The whole chain and its digests checked once a day as `audit.verified`: the audit-chain alert
+    # and the status page read the newest such event. PostgreSQL and S3 only (default queue).
+    Periodic(
+        name="verify the audit chain",
+        task="apps.audit.tasks.verify_chain",
+        every_seconds=86400,
+        description="Every audit event and digest checked; the outcome recorded as audit.verified",
+    ),
     # An erasure run whose process died leaves its request `executing`: mark it failed at its step
     # (a retry resumes it), so officers see it within a minute.
     Periodic(

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from apps.accounts.actors import Actor
 from apps.api.errors import one_or_404
+from apps.api.schema import page_of
 from apps.erasure import access
 from apps.erasure.access_selectors import access_as_dict, access_requests_listed
 from apps.erasure.models import SubjectAccessRequest
@@ -29,11 +30,12 @@ class AccessFileSerializer(serializers.Serializer):
 class SubjectAccessViewSet(viewsets.ViewSet):
     required = {"GET": "erasure.view_subjectaccessrequest", "POST": "erasure.add_subjectaccessrequest"}
     lookup_value_regex = "[0-9]+"
+    unavailable = "no warehouse worker is running (it builds the bundles)"
 
     def _one(self, pk) -> SubjectAccessRequest:
         return one_or_404(SubjectAccessRequest.objects.select_related("bundle", "requested_by"), pk, "subject access request")
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, operation_id="v1_subject_access_requests_list")
+    @extend_schema(responses={200: page_of(None, "SubjectAccessPage")}, operation_id="v1_subject_access_requests_list")
     def list(self, request):
         return Response({"results": [access_as_dict(r) for r in access_requests_listed()[:200]], "next": None})
 
@@ -50,7 +52,7 @@ class SubjectAccessViewSet(viewsets.ViewSet):
     def retrieve(self, request, pk=None):
         return Response(access_as_dict(self._one(pk)))
 
-    @extend_schema(responses={(200, "application/json"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.BINARY, (200, "text/csv"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], url_path=r"bundle/(?P<fmt>json|csv)")
     def bundle(self, request, pk=None, fmt="json"):
         """The bundle's file (audited); only whoever filed the request, before it expires."""

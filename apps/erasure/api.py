@@ -14,8 +14,9 @@ from rest_framework.response import Response
 
 from apps.accounts.actors import Actor
 from apps.api.errors import one_or_404
+from apps.api.schema import page_of
 from apps.erasure import certificate, selectors, services
-from apps.erasure.models import ErasureRequest
+from apps.erasure.models import ErasureRequest, ErasureState
 from apps.warehouse import dispatch
 
 
@@ -51,15 +52,20 @@ class ErasureRequestViewSet(viewsets.ViewSet):
     required = {"GET": "erasure.view_erasurerequest", "POST": "erasure.add_erasurerequest",
                 "approve": "approvals.approve_erasure", "reject": "approvals.approve_erasure"}
     lookup_value_regex = "[0-9]+"
+    unavailable = "no warehouse worker is running (it previews and carries out erasures)"
 
     def _one(self, pk) -> ErasureRequest:
         return one_or_404(ErasureRequest.objects.select_related("approval", "requested_by"), pk, "erasure request")
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, operation_id="v1_erasure_requests_list",
-                   parameters=[OpenApiParameter("state", OpenApiTypes.STR, OpenApiParameter.QUERY)])
+    @extend_schema(responses={200: page_of(None, "ErasureRequestPage")}, operation_id="v1_erasure_requests_list",
+                   parameters=[OpenApiParameter("state", OpenApiTypes.STR, OpenApiParameter.QUERY,
+                                                enum=ErasureState.values)])
     def list(self, request):
         """Requests, newest first (`?state=` to choose one state)."""
-        listed = selectors.requests_listed(state=request.query_params.get("state") or None)[:200]
+        state = request.query_params.get("state") or None
+        if state is not None and state not in ErasureState.values:
+            raise serializers.ValidationError({"state": f"one of {', '.join(ErasureState.values)}"})
+        listed = selectors.requests_listed(state=state)[:200]
         return Response({"results": [selectors.erasure_as_dict(r) for r in listed], "next": None})
 
     @extend_schema(request=ErasureFileSerializer, responses={201: OpenApiTypes.OBJECT})

@@ -9,22 +9,29 @@ in the web process).
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.actors import Actor
 from apps.api.errors import Unavailable
+from apps.api.schema import page_of
 from apps.explorer import jobs, selectors, services
-from apps.explorer.filters import JobFilter
+from apps.explorer.filters import SEARCH, JobFilter
 from apps.explorer.models import QueryRun
 from apps.warehouse import dispatch
 
 RUN = services.RUN_PERMISSION
+NO_WORKER = "no warehouse worker is running (it executes every query run)"
 
 
 def _actor(request) -> Actor:
@@ -36,6 +43,7 @@ class StatsView(APIView):
     stored bytes, size as JSON, compression ratio, bytes saved, oldest and newest; per queue the same."""
 
     required = {"GET": "explorer.view_statssnapshot"}
+    unavailable = "no figures yet (the worker computes them every 15 minutes)"
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
@@ -111,16 +119,15 @@ class QueryRunViewSet(viewsets.ViewSet):
 
     required = {"GET": "explorer.view_queryrun", "POST": RUN}
     lookup_value_regex = "[0-9a-f-]{36}"
+    unavailable = NO_WORKER
 
     def _own(self, request, pk) -> QueryRun:
         try:
-            return selectors.run_for(request.user, pk)
-        except (QueryRun.DoesNotExist, ValueError):
-            from rest_framework.exceptions import NotFound
-
+            return selectors.run_for(request.user, uuid.UUID(pk))
+        except (QueryRun.DoesNotExist, ValueError):  # ValueError: 36 characters of the pattern, but no UUID
             raise NotFound("no such query run of yours") from None
 
-    @extend_schema(responses={200: QueryRunSerializer(many=True)})
+    @extend_schema(responses={200: page_of(QueryRunSerializer, "QueryRunPage")})
     def list(self, request):
         """Your newest runs (at most 200)."""
         runs = selectors.history_for(request.user, limit=200)
@@ -146,7 +153,9 @@ class QueryRunViewSet(viewsets.ViewSet):
     def retrieve(self, request, pk=None):
         return Response(selectors.run_as_dict(self._own(request, pk)))
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY}, operation_id="query_runs_results")
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, "application/json"): OpenApiTypes.BINARY,
+                              (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY},
+                   operation_id="query_runs_results")
     @action(detail=True, methods=["get"], url_path=r"results/(?P<fmt>csv|json|parquet)")
     def results(self, request, pk=None, fmt="csv"):
         """The stored result as CSV, JSON or Parquet (audited as a download)."""
@@ -168,20 +177,49 @@ _ATTEMPT = inline_serializer("JobAttempt", {
     "outcome": serializers.CharField(), "enqueue_time": serializers.DateTimeField()})
 
 
+def _next_page(request, attempts: list[dict]) -> tuple[str | None, int]:
+    """The link to the attempts after these (None when there are none), and how many of these to show.
+
+    The search is newest first and its `to` is exclusive, so the next page is the same search with
+    `to` just after this page's oldest enqueue time, and this page stops before that time: attempts
+    that share it are shown together on the next page, none twice, none skipped. A page whose
+    attempts all share one time is empty and links to the same search with a bigger `limit`; past
+    SEARCH_MAX_ROWS attempts at one time, the rest of that time is skipped. `from` is pinned to the
+    moment it meant now (`-7d` would otherwise move while someone pages).
+    """
+    from apps.explorer.templates import SEARCH_MAX_ROWS, TEMPLATES
+
+    search = JobFilter(request.query_params).search().params
+    bound = TEMPLATES[SEARCH].bind(search)
+    limit = int(bound["limit"])
+    if len(attempts) < limit:
+        return None, len(attempts)
+    oldest = attempts[-1]["enqueue_time"]
+    shown = sum(1 for a in attempts if a["enqueue_time"] != oldest)
+    params = {**search, "from": bound["from"].isoformat(),
+              "to": (datetime.fromisoformat(oldest) + timedelta(microseconds=1)).isoformat()}
+    if not shown and limit < SEARCH_MAX_ROWS:
+        params["limit"] = str(min(limit * 2, SEARCH_MAX_ROWS))
+    elif not shown:
+        shown, params["to"] = len(attempts), oldest
+    return f"{request.build_absolute_uri(request.path)}?{urlencode(params)}", shown
+
+
 class JobViewSet(viewsets.ViewSet):
     """Archived jobs: search (the jobs page's filters), and one job's attempts. Each is an audited query run."""
 
     required = {"GET": RUN}
     lookup_value_regex = "[^/]+"
+    unavailable = NO_WORKER
 
     @extend_schema(parameters=_filter_parameters(),
-                   responses={200: inline_serializer("JobList", {"results": _ATTEMPT.__class__(many=True),
-                                                                 "next": serializers.CharField(allow_null=True),
-                                                                 "run": serializers.UUIDField()})})
+                   responses={200: page_of(_ATTEMPT.__class__, "JobPage", run=serializers.UUIDField())})
     def list(self, request):
+        """Attempts newest first, at most `limit`; `next` continues further back (the same filters)."""
         dispatch.require_worker()
         found = jobs.search(actor=_actor(request), filters=request.query_params, in_process=False)
-        return Response({"results": found["jobs"], "next": None, "run": found["run"]["id"]})
+        following, shown = _next_page(request, found["jobs"])
+        return Response({"results": found["jobs"][:shown], "next": following, "run": found["run"]["id"]})
 
     @extend_schema(responses={200: inline_serializer("Job", {"job_id": serializers.CharField(),
                                                              "attempts": _ATTEMPT.__class__(many=True)})})
@@ -189,7 +227,5 @@ class JobViewSet(viewsets.ViewSet):
         dispatch.require_worker()
         job = jobs.show(actor=_actor(request), job_id=pk, in_process=False)
         if not job["attempts"]:
-            from rest_framework.exceptions import NotFound
-
             raise NotFound(f"no archived attempt of job {pk!r} (erased, purged or never archived)")
         return Response({"job_id": job["job_id"], "run": job["run"]["id"], "attempts": job["attempts"]})

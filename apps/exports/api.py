@@ -11,6 +11,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from apps.accounts.actors import Actor
+from apps.api.schema import page_of
 from apps.exports import services
 from apps.exports.models import DeadLetter
 
@@ -27,7 +28,7 @@ class DeadLetterViewSet(viewsets.ViewSet):
     required = {"GET": "exports.view_deadletter", "requeue": "exports.requeue_deadletter"}
     lookup_value_regex = "[0-9]+"
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, operation_id="v1_dead_letters_list")
+    @extend_schema(responses={200: page_of(None, "DeadLetterPage")}, operation_id="v1_dead_letters_list")
     def list(self, request):
         letters = DeadLetter.objects.order_by("-pk")[:500]
         return Response({"results": [_dead_letter(d) for d in letters], "next": None})

@@ -31,6 +31,7 @@ from apps.exports.models import BatchState, DeadLetter, ExportBatch, ExportError
 from apps.exports.pipeline import dedup, key_index, ledger, sinks
 from apps.exports.pipeline.policy import Policies
 from apps.exports.pipeline.transform import Transformed, batch_fields, transform
+from apps.operations import metrics
 from apps.places.selection import Entry, text_fields
 from apps.retention.selectors import export_policies
 from apps.stream import client as streams
@@ -244,8 +245,10 @@ class Exporter:
         try:
             yield
         finally:
+            elapsed = time.perf_counter() - started
+            metrics.observe_stage(name, elapsed)
             with self._stage_lock:
-                self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + time.perf_counter() - started
+                self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + elapsed
 
     # --- preparing a batch (reader side) --------------------------------------------------------
     def prepare_next(self) -> _Prepared | None:
@@ -427,9 +430,11 @@ class Exporter:
             self._write_and_ack(prepared)
         except Exception as exc:
             ExportError.objects.create(batch=batch, stage="export", message=f"{type(exc).__name__}: {exc}"[:4000])
+            metrics.count_error("export")
             raise
         finally:
             self._release(batch)
+        metrics.observe_batch(batch.records)
 
     def _write_and_ack(self, prepared: _Prepared) -> None:
         """`entries` are exactly the batch's entries still pending for us: after a crash that
@@ -440,6 +445,7 @@ class Exporter:
         if batch.state == BatchState.RECORDED:
             if len(entries) < batch.entry_count:
                 # Only possible if someone deleted or trimmed entries that were still pending.
+                metrics.count_error("read")
                 ExportError.objects.create(
                     batch=batch, stage="read",
                     message=f"{batch.entry_count - len(entries)} entries left the stream before they were exported",

@@ -1,4 +1,4 @@
-"""App config for apps.operations: what operators and load balancers probe (health)."""
+"""App config for apps.operations: what operators, monitors and load balancers read (health, metrics, alerts)."""
 
 from django.apps import AppConfig
 

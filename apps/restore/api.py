@@ -3,12 +3,15 @@ Thin: `apps.restore.services` checks the role and every field, the warehouse wor
 
 from __future__ import annotations
 
+import uuid
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from apps.accounts.actors import Actor
+from apps.api.schema import page_of
 from apps.restore import selectors, services
 from apps.restore.adapters import ADAPTERS
 from apps.restore.models import Restore
@@ -51,8 +54,9 @@ class RestoreViewSet(viewsets.ViewSet):
 
     required = {"GET": "restore.view_restore", "POST": services.PERMISSION}
     lookup_value_regex = "[0-9a-f-]{36}"
+    unavailable = "no warehouse worker is running (it carries out every restore)"
 
-    @extend_schema(responses={200: RestoreSerializer(many=True)})
+    @extend_schema(responses={200: page_of(RestoreSerializer, "RestorePage")})
     def list(self, request):
         return Response({"results": [selectors.restore_as_dict(r) for r in selectors.recent(200)], "next": None})
 
@@ -72,7 +76,10 @@ class RestoreViewSet(viewsets.ViewSet):
 
     @extend_schema(responses={200: RestoreSerializer})
     def retrieve(self, request, pk=None):
-        restore = Restore.objects.filter(pk=pk).first()
+        try:
+            restore = Restore.objects.filter(pk=uuid.UUID(pk)).first()
+        except ValueError:  # 36 characters of the pattern, but no UUID
+            restore = None
         if restore is None:
             raise NotFound("no such restore")
         return Response(selectors.restore_as_dict(restore))

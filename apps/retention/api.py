@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.actors import Actor
 from apps.api.errors import one_or_404
+from apps.api.schema import page_of
 from apps.approvals.selectors import approval_as_dict
 from apps.core.durations import DurationError, parse_duration
 from apps.retention import selectors, services
@@ -35,7 +36,7 @@ class PoliciesView(APIView):
 
     required = {"GET": "retention.view_retentionpolicy", "PUT": "retention.change_retentionpolicy"}
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: page_of(None, "RetentionPolicyPage")})
     def get(self, request):
         return Response({"results": selectors.policies_as_json(), "next": None})
 
@@ -71,6 +72,7 @@ class PurgeViewSet(viewsets.ViewSet):
 
     required = {"GET": "retention.view_retentionrun", "POST": "retention.purge_records"}
     lookup_value_regex = "[0-9]+"
+    unavailable = "no warehouse worker is running (it counts and purges)"
 
     def _one(self, pk) -> RetentionRun:
         return one_or_404(RetentionRun.objects.filter(kind="purge"), pk, "purge")

@@ -15,6 +15,9 @@ from apps.schemas.compatibility import compatibility_reasons
 from apps.schemas.models import SchemaVersion
 from apps.schemas.spec import SchemaSpec, SpecError, parse_spec
 
+# The audit chain's action for a version whose warehouse migration failed (the schema-migration alert counts them).
+SCHEMA_APPLY_FAILED = "schema.apply_failed"
+
 
 class SchemaRefused(Exception):
     """The candidate is not a compatible next version; `reasons` says why, one line each."""
@@ -72,7 +75,25 @@ def schema_apply(*, spec: dict, actor: Actor, via: str = "", dry_run: bool = Fal
     """
     if not dry_run:
         require_permission(actor, "schemas.add_schemaversion")
-    from apps.warehouse.services import warehouse_migrate  # it calls back into evolution
+    try:
+        return _apply(spec=spec, actor=actor, via=via, dry_run=dry_run)
+    except _MigrationFailed as failure:
+        # After the rollback, in a transaction of its own: the schema-migration alert counts these events.
+        audit_record(actor=actor, action=SCHEMA_APPLY_FAILED, target=f"schema:{failure.version}",
+                     details={"version": failure.version, "error": type(failure.cause).__name__})
+        raise failure.cause from None
+
+
+class _MigrationFailed(Exception):
+    def __init__(self, version: int, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.version, self.cause = version, cause
+
+
+def _apply(*, spec: dict, actor: Actor, via: str, dry_run: bool) -> dict:
+    from apps.warehouse.services import (
+        warehouse_migrate,  # it calls back into evolution
+    )
 
     with transaction.atomic():
         # One applier at a time: the second waits here, then finds its version number taken.
@@ -92,7 +113,10 @@ def schema_apply(*, spec: dict, actor: Actor, via: str = "", dry_run: bool = Fal
                 applied_via=via[:100],
             )
         # Inside the transaction, so the evolution reads the new version and a failure un-records it.
-        migrated = warehouse_migrate()
+        try:
+            migrated = warehouse_migrate()
+        except Exception as exc:
+            raise _MigrationFailed(candidate.version, exc) from exc
         summary = check.summary()
         audit_record(actor=actor, action="schema.applied", target=f"schema:{candidate.version}",
                      details={"version": candidate.version, "previous": summary["current"],

@@ -9,6 +9,8 @@ the columnar formats save against the same records as JSON lines. Computed on th
 - **Raw JSON** is the size the same records would take as JSON lines (one object per record, every
   column), measured on a sample of `SAMPLE` records of the tier and scaled to its record count;
   `compression_ratio` is raw over stored, `bytes_saved` raw minus stored.
+- **Storage** is how full the warehouse's disks are (`system.disks`), for the storage alert; the
+  lake's S3 has no capacity to be full of.
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ def _json_bytes_per_record(table: str) -> float:
     return float(mean) if sampled else 0.0
 
 
+def _warehouse_disks() -> dict:
+    """Free and total bytes of the disks the warehouse stores its parts on (for the storage alert)."""
+    free, total = ch.query("SELECT sum(free_space), sum(total_space) FROM system.disks", tag="stats").result_rows[0]
+    return {"free_bytes": int(free or 0), "total_bytes": int(total or 0)}
+
+
 def archive_stats(queue: str | None = None) -> dict:
     """The figures, for every queue or one; see the module's docstring for what each means."""
     where = "WHERE ifNull(queue, '') = {q:String}" if queue else ""
@@ -83,4 +91,4 @@ def archive_stats(queue: str | None = None) -> dict:
     queues = [{"queue": q["queue"], **{t: q.get(t, empty) for t in TIERS}} for q in
               sorted(per_queue.values(), key=lambda q: q["queue"])]
     return {"computed_at": datetime.now(timezone.utc).isoformat(), "queue": queue, "tiers": tiers,
-            "queues": queues, "json_sample_records": SAMPLE}
+            "queues": queues, "json_sample_records": SAMPLE, "storage": {"warehouse": _warehouse_disks()}}

@@ -147,7 +147,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PAGINATION_CLASS": "apps.api.pagination.NewestFirst",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.api.schema.PortalAutoSchema",  # documents the error answers too
     "EXCEPTION_HANDLER": "apps.api.errors.handle",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle",
                                  "rest_framework.throttling.AnonRateThrottle"],
@@ -311,6 +311,15 @@ ARCHIVE_MIGRATE_WAREHOUSE = env_bool("ARCHIVE_MIGRATE_WAREHOUSE", True)
 
 # /health/ answers from a report at most this old (per process), so probes cannot load the server.
 HEALTH_CACHE_SECONDS = env_float("HEALTH_CACHE_SECONDS", 2.0)
+
+# Prometheus (/metrics, apps.operations.metrics). Every process of the portal writes its event
+# metrics under this directory, which web and worker must share; `make run` empties it at start.
+ARCHIVE_METRICS_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics")))
+# Who may scrape: a request with `Authorization: Bearer <token>` (empty: no token accepted), or
+# from one of these addresses or networks (comma-separated; REMOTE_ADDR, so a proxy in front of the
+# web must not forward scrapes from outside).
+ARCHIVE_METRICS_TOKEN = env_str("ARCHIVE_METRICS_TOKEN", "")
+ARCHIVE_METRICS_ALLOWED_ADDRESSES = env_list("ARCHIVE_METRICS_ALLOWED_ADDRESSES", ["127.0.0.1/32", "::1/128"])
 
 LOGGING = {
     "version": 1,

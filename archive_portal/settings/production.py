@@ -11,8 +11,9 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
-# Load balancers probe /health/ over plain HTTP inside the network; answer them, do not redirect.
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+# Load balancers probe /health/ and Prometheus scrapes /metrics over plain HTTP inside the network;
+# answer them, do not redirect (/metrics still needs its token or an allowed address).
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

@@ -39,5 +39,8 @@ ARCHIVE_TIERING_GRACE_SECONDS = 0
 ARCHIVE_ORPHAN_MIN_AGE_SECONDS = 0
 # Each test has its own stream: a health report cached from another test would mislead.
 HEALTH_CACHE_SECONDS = 0
+# The metrics files of this run's processes only: its CLI and worker subprocesses inherit the variable
+# (apps.operations.metrics sets it in the environment from this setting on import).
+ARCHIVE_METRICS_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics" / str(os.getpid()))))
 CLICKHOUSE_USER_FILES_PATH = VAR_DIR / "chdb-user-files"
 ARCHIVE_SUBJECT_KEY_SECRET = env_str("ARCHIVE_SUBJECT_KEY_SECRET", "test-only-subject-keys")

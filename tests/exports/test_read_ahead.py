@@ -30,7 +30,9 @@ def test_the_next_batch_is_recorded_before_this_one_is_written(archive):
     def seen(batch, summary):
         recorded_while_writing.append(ExportBatch.objects.filter(state=BatchState.RECORDED).count())
 
-    summary = Exporter(batch_size=300).run(on_batch=seen)
+    # Claims of idle entries come round every claim_idle_ms / 2 and stop the reading ahead meanwhile:
+    # a long interval, so how fast this machine writes a batch does not decide what is read ahead.
+    summary = Exporter(batch_size=300, claim_idle_ms=60_000).run(on_batch=seen)
 
     assert summary.records == 1000 and summary.batches == 4
     # Batches 1-3 came back full, so the following one was read and recorded meanwhile; the

@@ -63,3 +63,24 @@ def read_json(path: str):
         return json.loads(sys.stdin.read() if path == "-" else Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise CommandError(f"cannot read {path}: {exc}") from None
+
+
+def add_format(parser, choices=("text", "json"), default: str | None = None, json_alias: bool = False) -> None:
+    """`--format` (json: one JSON object or array on stdout); `json_alias` keeps an older `--json` working."""
+    default = default or choices[0]
+    parser.add_argument("--format", choices=list(choices), default=default,
+                        help=f"how to print the result (default {default}); json prints one JSON value on stdout")
+    if json_alias:
+        parser.add_argument("--json", dest="format", action="store_const", const="json",
+                            help="the same as --format json")
+
+
+def add_quiet(parser) -> None:
+    """`--quiet`: no progress bar (apps/core/cli/progress.py)."""
+    from apps.core.cli.progress import QUIET_HELP
+
+    parser.add_argument("--quiet", action="store_true", help=QUIET_HELP)
+
+
+def print_json(cmd, data) -> None:
+    cmd.stdout.write(json.dumps(data, default=str))

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import actor, table
+from apps.core.cli import actor, add_format, add_quiet, print_json, table
 
 
 def register(sub) -> None:
@@ -19,6 +19,8 @@ def register(sub) -> None:
     actions = approval.add_subparsers(dest="approval_action", required=True, metavar="action")
     listing = actions.add_parser("list", help="approvals, pending ones first (default: pending only)")
     listing.add_argument("--all", action="store_true", help="every approval, decided ones too")
+    listing.add_argument("--state", default=None, metavar="STATE",
+                         help="only this state (pending, approved, rejected, withdrawn, failed, ...; all = --all)")
     listing.add_argument("--format", choices=["table", "json"], default="table")
     listing.set_defaults(handler=handle_list)
     show = actions.add_parser("show", help="one approval, with exactly what approving it runs")
@@ -32,15 +34,18 @@ def register(sub) -> None:
                          help="refuse unless the content still has this hash (as `approval show` printed it)")
     approve.add_argument("--reason", default="", help="a note kept with the decision")
     approve.add_argument("--format", choices=["text", "json"], default="text")
+    add_quiet(approve)
     approve.set_defaults(handler=handle_approve)
     reject = actions.add_parser("reject", help="reject it (nothing runs)")
     reject.add_argument("id", type=int)
     reject.add_argument("--by", required=True, metavar="USERNAME")
     reject.add_argument("--reason", required=True, help="why (shown to the requester)")
+    add_format(reject)
     reject.set_defaults(handler=handle_reject)
     withdraw = actions.add_parser("withdraw", help="the requester takes their request back")
     withdraw.add_argument("id", type=int)
     withdraw.add_argument("--by", required=True, metavar="USERNAME")
+    add_format(withdraw)
     withdraw.set_defaults(handler=handle_withdraw)
 
 
@@ -59,6 +64,10 @@ def handle_list(cmd, options):
 
     approvals = Approval.objects.select_related("requested_by", "decided_by") if options["all"] \
         else approvals_pending()
+    if options["state"] and options["state"] != "all":  # as GET /api/v1/approvals/?state= chooses them
+        approvals = Approval.objects.select_related("requested_by", "decided_by").filter(state=options["state"])
+    elif options["state"] == "all":
+        approvals = Approval.objects.select_related("requested_by", "decided_by")
     items = [approval_as_dict(a) for a in approvals]
     if options["format"] == "json":
         cmd.stdout.write(json.dumps(items, default=str))
@@ -104,7 +113,7 @@ def handle_approve(cmd, options):
     if "run" in approval.result:  # warehouse work: run it where the warehouse lives, and wait
         from apps.core.cli.retention import execute_report
 
-        report = execute_report(cmd, approval.result["run"])
+        report = execute_report(cmd, approval.result["run"], options)
     if options["format"] == "json":
         cmd.stdout.write(json.dumps({**approval_as_dict(approval), "run_report": report}, default=str))
     else:
@@ -125,6 +134,11 @@ def handle_reject(cmd, options):
                                    reason=options["reason"])
     except (ApprovalRefused, PermissionDenied) as exc:
         raise CommandError(str(exc)) from None
+    if options["format"] == "json":
+        from apps.approvals.selectors import approval_as_dict
+
+        print_json(cmd, approval_as_dict(approval))
+        return
     cmd.stdout.write(f"approval {approval.pk} rejected by {options['by']}: nothing was run")
 
 
@@ -135,4 +149,9 @@ def handle_withdraw(cmd, options):
         approval = approval_withdraw(approval=_approval(options["id"]), actor=actor(options["by"]))
     except ApprovalRefused as exc:
         raise CommandError(str(exc)) from None
+    if options["format"] == "json":
+        from apps.approvals.selectors import approval_as_dict
+
+        print_json(cmd, approval_as_dict(approval))
+        return
     cmd.stdout.write(f"approval {approval.pk} withdrawn")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import actor, day, table
+from apps.core.cli import actor, add_format, add_quiet, day, print_json, table
+from apps.core.cli.progress import polling, progress
 
 
 def register(sub) -> None:
@@ -46,17 +47,22 @@ def register(sub) -> None:
     approve = actions.add_parser("approve", help="approve a request (not its requester); it then runs")
     approve.add_argument("id", type=int)
     approve.add_argument("--by", required=True, metavar="USERNAME")
+    approve.add_argument("--hash", default=None, metavar="SHA256",
+                         help="refuse unless the approval's content still has this hash (what you reviewed)")
+    add_format(approve)
     approve.set_defaults(handler=handle_approve)
 
     reject = actions.add_parser("reject", help="reject a request (it ends; only hashes are kept)")
     reject.add_argument("id", type=int)
     reject.add_argument("--by", required=True, metavar="USERNAME")
-    reject.add_argument("--reason", required=True)
+    reject.add_argument("--reason", required=True, help="why (kept with the decision)")
+    add_format(reject)
     reject.set_defaults(handler=handle_reject)
 
     run = actions.add_parser("run", help="run or resume an approved request and wait for its end")
     run.add_argument("id", type=int)
     run.add_argument("--format", choices=["text", "json"], default="text")
+    add_quiet(run)
     run.set_defaults(handler=handle_run)
 
     show = actions.add_parser("show", help="one request: state, step, counts, verification, certificate hash")
@@ -66,8 +72,10 @@ def register(sub) -> None:
 
     certificate = actions.add_parser("certificate", help="write the certificate of erasure (JSON, HTML or PDF)")
     certificate.add_argument("id", type=int)
-    certificate.add_argument("--out", required=True, metavar="FILE",
-                             help="where to write it; .pdf, .html or .json by its name (default JSON)")
+    certificate.add_argument("--out", default=None, metavar="FILE",
+                             help="where to write it; .pdf, .html or .json by its name (default JSON); without "
+                                  "it, --format json prints {document, sha256}")
+    add_format(certificate)
     certificate.set_defaults(handler=handle_certificate)
 
     listing = actions.add_parser("list", help="requests, newest first")
@@ -160,9 +168,15 @@ def handle_approve(cmd, options):
     request = _request(options)
     try:
         live = warehouse_worker_live()
-        request = erasure_approve(request=request, actor=actor(options["by"]), submit=live)
+        request = erasure_approve(request=request, actor=actor(options["by"]), submit=live,
+                                  content_hash_seen=options["hash"])
     except _refusals() as exc:
         raise CommandError(str(exc)) from None
+    if options["format"] == "json":
+        from apps.erasure.selectors import erasure_as_dict
+
+        print_json(cmd, {**erasure_as_dict(request), "running_on_worker": live})
+        return
     where = "it runs on the worker now" if live else f"no worker serves the warehouse: archive erasure run {request.pk}"
     cmd.stdout.write(f"{request.reference} approved by {options['by']}; {where}")
 
@@ -174,6 +188,11 @@ def handle_reject(cmd, options):
         request = erasure_reject(request=_request(options), actor=actor(options["by"]), reason=options["reason"])
     except _refusals() as exc:
         raise CommandError(str(exc)) from None
+    if options["format"] == "json":
+        from apps.erasure.selectors import erasure_as_dict
+
+        print_json(cmd, erasure_as_dict(request))
+        return
     cmd.stdout.write(f"{request.reference} rejected; only keyed hashes of its identifiers are kept")
 
 
@@ -185,13 +204,34 @@ def handle_run(cmd, options):
     if request.state in ("draft", "submitted"):
         raise CommandError(f"{request.reference} is {request.get_state_display().lower()}: it runs only once approved")
     try:
-        data = run_on_warehouse(erasure_execute, timeout=6 * 3600, request_id=request.pk)
+        with progress(cmd, options, f"{request.reference}", total=len(_steps())) as bar, \
+                polling(bar, lambda: _run_reading(request.pk)):
+            data = run_on_warehouse(erasure_execute, timeout=6 * 3600, request_id=request.pk)
     except _refusals() as exc:
         raise CommandError(str(exc)) from None
     if data["state"] == "failed":
         raise CommandError(f"{data['reference']} failed at step {data['step']}: {data['error']} "
                            f"(run it again to resume: archive erasure run {request.pk})")
     _print(cmd, options, data, _show_text(data))
+
+
+def _steps() -> tuple[str, ...]:
+    from apps.erasure.execution import STEPS
+
+    return STEPS
+
+
+def _run_reading(request_id: int) -> dict | None:
+    """An erasure's progress as the worker records it on the request: steps done, and the step running."""
+    from apps.erasure.models import ErasureRequest
+
+    request = ErasureRequest.objects.filter(pk=request_id).only("reference", "state", "step", "steps").first()
+    if request is None:
+        return None
+    steps = _steps()
+    done = sum(1 for name in steps if (request.steps or {}).get(name, {}).get("done"))
+    where = f"step {request.step}" if request.step and request.state == "executing" else request.state
+    return {"completed": done, "total": len(steps), "description": f"{request.reference}: {where}"}
 
 
 def _show_text(data: dict) -> str:
@@ -224,6 +264,11 @@ def handle_certificate(cmd, options):
     request = _request(options)
     if not request.certificate_sha256:
         raise CommandError(f"{request.reference} has no certificate yet ({request.get_state_display().lower()})")
+    if options["out"] is None:
+        if options["format"] != "json":
+            raise CommandError("give --out FILE (.pdf, .html or .json), or --format json to print the certificate")
+        print_json(cmd, {"document": request.certificate, "sha256": request.certificate_sha256})
+        return
     out = Path(options["out"])
     if out.suffix == ".pdf":
         out.write_bytes(certificate.render_pdf(request))
@@ -236,6 +281,9 @@ def handle_certificate(cmd, options):
         import rfc8785
 
         out.write_bytes(rfc8785.dumps(request.certificate))
+    if options["format"] == "json":
+        print_json(cmd, {"file": str(out), "sha256": request.certificate_sha256})
+        return
     cmd.stdout.write(f"{out} written (certificate sha256 {request.certificate_sha256})")
 
 

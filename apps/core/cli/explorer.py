@@ -9,7 +9,7 @@ import json
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import actor, table
+from apps.core.cli import actor, print_json, table
 
 
 def register(sub) -> None:
@@ -46,8 +46,37 @@ def register(sub) -> None:
                     "until purged), the same records' size as JSON lines (from a sample), the compression ratio "
                     "and bytes saved, and per queue the records, oldest and newest (docs/explorer.md, Stats).")
     stats.add_argument("--queue", metavar="Q", help="only this queue")
+    stats.add_argument("--latest", action="store_true",
+                       help="the figures as the worker last computed them (what GET /api/v1/stats/ answers), "
+                            "without computing them now")
     stats.add_argument("--format", choices=["table", "json"], default="table")
     stats.set_defaults(handler=handle_stats)
+
+    runs = sub.add_parser(
+        "query-run", help="your query runs: list them, show one, write its stored result",
+        description="Query runs as GET /api/v1/query-runs/ shows them: `--as USER` for that portal user's own "
+                    "runs (only theirs), else the operator's (runs from the command line without --as).")
+    actions = runs.add_subparsers(dest="query_run_action", required=True, metavar="action")
+    listing = actions.add_parser("list", help="the newest runs (at most 200)")
+    listing.add_argument("--as", dest="as_user", metavar="USER", default=None, help="this portal user's runs")
+    listing.add_argument("--format", choices=["table", "json"], default="table",
+                         help="json prints an array, one object per run (the API's keys)")
+    listing.set_defaults(handler=handle_runs_list)
+    show = actions.add_parser("show", help="one run: state, timings, rows, bytes read, columns")
+    show.add_argument("id", metavar="ID", help="the run's id (a UUID)")
+    show.add_argument("--as", dest="as_user", metavar="USER", default=None, help="a run of this portal user's")
+    show.add_argument("--format", choices=["text", "json"], default="text",
+                      help="json prints the run as one object (the API's keys)")
+    show.set_defaults(handler=handle_runs_show)
+    result = actions.add_parser("result", help="write a run's stored result as CSV, JSON or Parquet (audited)")
+    result.add_argument("id", metavar="ID", help="the run's id (a UUID)")
+    result.add_argument("--as", dest="as_user", metavar="USER", default=None, help="a run of this portal user's")
+    result.add_argument("--file-format", choices=["csv", "json", "parquet"], default="csv",
+                        help="the download's format (default csv)")
+    result.add_argument("--out", required=True, metavar="FILE", help="where to write it ('-' = standard output)")
+    result.add_argument("--format", choices=["text", "json"], default="text",
+                        help="how to print what was written (json: one object)")
+    result.set_defaults(handler=handle_runs_result)
 
 
 def _params(pairs: list[str]) -> dict:
@@ -125,7 +154,17 @@ def handle_stats(cmd, options):
     from apps.explorer.tasks import stats_refresh
     from apps.warehouse.dispatch import run_on_warehouse
 
-    figures = run_on_warehouse(stats_refresh, timeout=600, queue=options["queue"])
+    if options["latest"]:
+        from apps.explorer.selectors import latest_stats
+
+        if options["queue"]:
+            raise CommandError("--latest shows the whole archive's figures; leave out --queue")
+        snapshot = latest_stats()
+        if snapshot is None:
+            raise CommandError("no figures yet: the worker computes them every 15 minutes (or run `archive stats`)")
+        figures = {**snapshot.figures, "computed_at": snapshot.computed_at.isoformat()}
+    else:
+        figures = run_on_warehouse(stats_refresh, timeout=600, queue=options["queue"])
     if options["format"] == "json":
         cmd.stdout.write(json.dumps(figures, indent=2))
         return
@@ -139,3 +178,78 @@ def handle_stats(cmd, options):
         ["queue", "warm records", "warm newest", "cold records", "cold oldest", "cold newest"],
         [[q["queue"], q["warm"]["records"], q["warm"]["newest"] or "-", q["cold"]["records"],
           q["cold"]["oldest"] or "-", q["cold"]["newest"] or "-"] for q in figures["queues"]]))
+
+
+def _user_of(as_user: str | None):
+    """The portal user whose runs are meant (None: the operator's, which have no user)."""
+    return actor(as_user).user if as_user else None
+
+
+def _run_of(options):
+    from django.core.exceptions import ValidationError
+
+    from apps.explorer.models import QueryRun
+
+    try:
+        run = QueryRun.objects.select_related("result").filter(pk=options["id"]).first()
+    except (ValueError, ValidationError) as exc:  # not a UUID
+        raise CommandError(f"no query run {options['id']}: {exc}") from None
+    user = _user_of(options["as_user"])
+    if run is None or run.user_id != (user.pk if user else None):  # as run_for: only one's own
+        raise CommandError(f"no query run {options['id']} of {options['as_user'] or 'the operator'}")
+    return run
+
+
+def handle_runs_list(cmd, options):
+    from apps.explorer.selectors import history_for, run_as_dict
+
+    items = [run_as_dict(r) for r in history_for(_user_of(options["as_user"]), limit=200)]
+    if options["format"] == "json":
+        print_json(cmd, items)
+        return
+    cmd.stdout.write(table(["id", "state", "submitted_at", "template", "rows", "elapsed_ms", "sql"],
+                           [[r["id"], r["state"], (r["submitted_at"] or "")[:19], r["template"] or "", r["rows"],
+                             r["elapsed_ms"], (r["sql"] or "").replace("\n", " ")[:60]] for r in items])
+                     if items else "no query runs")
+
+
+def handle_runs_show(cmd, options):
+    from apps.explorer.selectors import run_as_dict
+
+    item = run_as_dict(_run_of(options))
+    if options["format"] == "json":
+        print_json(cmd, item)
+        return
+    for key, value in item.items():
+        if value not in (None, "", [], {}):
+            cmd.stdout.write(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+
+
+def handle_runs_result(cmd, options):
+    from pathlib import Path
+
+    from django.core.exceptions import PermissionDenied
+
+    from apps.explorer.allowed import QueryRefused
+    from apps.explorer.services import query_result_download
+
+    run = _run_of(options)
+    try:
+        name, content_type, body = query_result_download(run=run, actor=actor(options["as_user"]),
+                                                         fmt=options["file_format"])
+    except (QueryRefused, PermissionDenied) as exc:
+        raise CommandError(str(exc)) from None
+    if options["out"] == "-":
+        if options["file_format"] == "parquet":
+            raise CommandError("a Parquet result is binary: give --out FILE")
+        cmd.stdout.write(body.decode(), ending="")
+        return
+    try:
+        Path(options["out"]).write_bytes(body)
+    except OSError as exc:
+        raise CommandError(f"cannot write {options['out']}: {exc}") from None
+    if options["format"] == "json":
+        print_json(cmd, {"id": str(run.pk), "file": options["out"], "name": name, "content_type": content_type,
+                         "bytes": len(body)})
+    else:
+        cmd.stdout.write(f"{options['out']} written ({len(body)} bytes, {content_type})")

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import actor, day, table
+from apps.core.cli import actor, add_format, day, print_json, table
 
 
 def register(sub) -> None:
@@ -38,7 +38,12 @@ def register(sub) -> None:
     release.add_argument("id", type=int)
     release.add_argument("--by", required=True, metavar="USERNAME")
     release.add_argument("--reason", required=True, help="why the records need not be kept any more")
+    add_format(release)
     release.set_defaults(handler=handle_release)
+    show = actions.add_parser("show", help="one hold: what it keeps, who owns it, when it is due for review")
+    show.add_argument("id", type=int, help="the hold's id (from `hold list`)")
+    add_format(show)
+    show.set_defaults(handler=handle_show)
     listing = actions.add_parser("list", help="holds (default: active ones)")
     listing.add_argument("--all", action="store_true", help="released ones too")
     listing.add_argument("--format", choices=["table", "json"], default="table")
@@ -80,7 +85,28 @@ def handle_release(cmd, options):
         raise CommandError(str(exc)) from None
     cmd.stderr.write(f"hold {hold.pk} stays active until a second person approves its release "
                      f"(archive approval approve {approval.pk} --by USERNAME)")
+    if options["format"] == "json":
+        from apps.approvals.selectors import approval_as_dict
+
+        print_json(cmd, approval_as_dict(approval))
+        return
     cmd.stdout.write(f"approval {approval.pk}")
+
+
+def handle_show(cmd, options):
+    from apps.compliance.models import LegalHold
+    from apps.compliance.selectors import hold_as_dict
+
+    hold = LegalHold.objects.filter(pk=options["id"]).first()
+    if hold is None:
+        raise CommandError(f"no hold {options['id']}")
+    item = hold_as_dict(hold)
+    if options["format"] == "json":
+        print_json(cmd, item)
+        return
+    for key, value in item.items():
+        if value not in (None, "", [], {}):
+            cmd.stdout.write(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
 
 
 def handle_list(cmd, options):

@@ -13,7 +13,8 @@ import json
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import actor, table
+from apps.core.cli import actor, add_format, add_quiet, print_json, table
+from apps.core.cli.progress import polling, progress
 
 _ADAPTERS = ("celery", "list", "stream")
 
@@ -43,7 +44,19 @@ def register(sub) -> None:
     restore.add_argument("--force", action="store_true", help="also send attempts an earlier restore sent")
     restore.add_argument("--by", required=True, metavar="USER", help="the portal user (SRE or Administrator) restoring")
     restore.add_argument("--format", choices=["table", "json"], default="table")
+    add_quiet(restore)
     restore.set_defaults(handler=handle_restore)
+    restores = sub.add_parser("restores", help="list restores, or show one, and what came of each",
+                              description="Restores as GET /api/v1/restores/ lists them (the newest 200 first), "
+                                          "or one with `show ID`: state, selected, restored, refused per reason.")
+    actions = restores.add_subparsers(dest="restores_action", required=True, metavar="action")
+    listing = actions.add_parser("list", help="the newest restores (at most 200)")
+    add_format(listing, choices=("table", "json"))
+    listing.set_defaults(handler=handle_list)
+    show = actions.add_parser("show", help="one restore (its id, as `archive restore` printed it)")
+    show.add_argument("id", metavar="ID", help="the restore's id (a UUID)")
+    add_format(show, choices=("table", "json"))
+    show.set_defaults(handler=handle_show)
 
 
 def _adapter_and_end(values: list[str]):
@@ -84,7 +97,9 @@ def handle_restore(cmd, options):
                                  expected_count=options["count"], dry_run=options["dry_run"], force=options["force"])
     except (Refusal, TemplateError, PermissionDenied) as exc:
         raise CommandError(str(exc)) from None
-    done = run_on_warehouse(execute_restore, timeout=3600, restore_id=str(restore.pk))
+    expected = len(options["job_ids"]) if options["job_ids"] else options["count"]
+    with progress(cmd, options, "restore", total=expected) as bar, polling(bar, lambda: _reading(restore.pk)):
+        done = run_on_warehouse(execute_restore, timeout=3600, restore_id=str(restore.pk))
     if options["format"] == "json":
         cmd.stdout.write(json.dumps(done, default=str))
     else:
@@ -107,3 +122,60 @@ def _print(cmd, done: dict) -> None:
     if done["selected"] is not None:
         cmd.stdout.write(f"{verb} {done['restored']} of {done['selected']} jobs through {done['adapter']}"
                          f"{' to ' + done['target'] if done['target'] else ''} (restore {done['id']})")
+
+
+def _reading(restore_id) -> dict | None:
+    """A restore's progress as the worker records it: its state, and the attempts it has sent so far
+    (each is in the ledger before it is sent); the total once the selection is counted."""
+    from apps.restore.models import AttemptState, Restore, RestoredAttempt
+
+    restore = Restore.objects.filter(pk=restore_id).only("state", "selected", "restored", "dry_run").first()
+    if restore is None:
+        return None
+    reading: dict = {"description": f"restore {str(restore.pk)[:8]}: {restore.state}"}
+    if restore.selected is not None:  # ended: the figures are final
+        reading.update(completed=restore.selected, total=restore.selected)
+    elif not restore.dry_run:
+        reading["completed"] = RestoredAttempt.objects.filter(restore_id=restore_id, state=AttemptState.SENT).count()
+    return reading
+
+
+def _one(restore_id: str):
+    from django.core.exceptions import ValidationError
+
+    from apps.restore.models import Restore
+
+    try:
+        found = Restore.objects.filter(pk=restore_id).first()
+    except ValidationError:
+        found = None
+    if found is None:
+        raise CommandError(f"no restore {restore_id}")
+    return found
+
+
+def _rows(items: list[dict]) -> str:
+    return table(["id", "state", "actor", "adapter", "target", "dry_run", "selected", "restored", "refused"],
+                 [[d["id"], d["state"], d["actor"], d["adapter"], d["target"] or "", d["dry_run"], d["selected"],
+                   d["restored"], d["refused"]] for d in items])
+
+
+def handle_list(cmd, options):
+    from apps.restore.selectors import recent, restore_as_dict
+
+    items = [restore_as_dict(r) for r in recent(200)]
+    if options["format"] == "json":
+        print_json(cmd, items)
+        return
+    cmd.stdout.write(_rows(items) if items else "no restores")
+
+
+def handle_show(cmd, options):
+    from apps.restore.selectors import restore_as_dict
+
+    done = restore_as_dict(_one(options["id"]))
+    if options["format"] == "json":
+        print_json(cmd, done)
+        return
+    cmd.stdout.write(_rows([done]))
+    _print(cmd, done)

@@ -6,7 +6,9 @@ import json
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import actor, moment, read_json
+from apps.core.cli import actor, add_format, add_quiet, moment, print_json, read_json
+from apps.core.cli.progress import polling, progress
+
 
 def register(sub) -> None:
     run = sub.add_parser("run", help="apply the retention policies to every tier (or preview with --dry-run)")
@@ -18,7 +20,8 @@ def register(sub) -> None:
                      help="comma-separated subset of purge,tiering,compaction,cleanup,trim,bookkeeping (default all)")
     run.add_argument("--by", default=None, metavar="USERNAME",
                      help="portal user to record as the actor (default: your OS user)")
-    run.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_format(run, json_alias=True)
+    add_quiet(run)
     run.set_defaults(handler=handle_run)
     purge = sub.add_parser(
         "purge", help="remove old records from every place they live (preview with --dry-run first)",
@@ -37,6 +40,8 @@ def register(sub) -> None:
     purge_mode.add_argument("--dry-run", action="store_true", help="preview: count what would go, per tier")
     purge_mode.add_argument("--confirm", action="store_true",
                             help="ask for the purge (an approval; nothing is removed until it is approved)")
+    purge_mode.add_argument("--show", type=int, default=None, metavar="RUN",
+                            help="print a purge preview's plan (records per place, held) or a purge's result")
     purge.add_argument("--preview", type=int, default=None, metavar="RUN",
                        help="with --confirm: ask to purge exactly what the dry run RUN (its id) counted")
     purge.add_argument("--as-of", type=moment, default=None, metavar="ISO-TIME",
@@ -44,7 +49,8 @@ def register(sub) -> None:
     purge.add_argument("--by", default=None, metavar="USERNAME",
                        help="portal user to record as the actor (default: your OS user)")
     purge.add_argument("--reason", default="", help="with --confirm: why, for the approver")
-    purge.add_argument("--json", action="store_true", help="print the preview's report as JSON")
+    add_format(purge, json_alias=True)
+    add_quiet(purge)
     purge.set_defaults(handler=handle_purge)
     policy = sub.add_parser("policy", help="export, import or explain retention policies")
     policy.add_argument("action", choices=["get", "set", "explain"],
@@ -58,22 +64,46 @@ def register(sub) -> None:
                         help="set: portal user to record as the actor (default: your OS user; a change that "
                              "weakens retention or payload handling needs one: it opens an approval)")
     policy.add_argument("--reason", default="", help="set: why, for the approver of a weakening change")
+    policy.add_argument("--format", choices=["text", "json"], default="text",
+                        help="json: set prints the changes as one object (the API's keys), explain the resolved "
+                             "policy and its reasons; get prints JSON either way")
     policy.set_defaults(handler=handle_policy)
 
 
-def execute_report(cmd, run_id: int) -> dict:
-    """Do a recorded run where the warehouse lives (the worker, else here); its report."""
+def _run_reading(run_id: int) -> dict | None:
+    """A run's progress as its row records it: queued, planning, applying the plan (unless a dry run), ended."""
+    from apps.retention.models import RetentionRun, RunState
+
+    run = RetentionRun.objects.filter(pk=run_id).only("kind", "state", "dry_run", "plan").first()
+    if run is None:
+        return None
+    total = 1 if run.dry_run else 2
+    name = f"{run.kind} {run.pk}"
+    if run.state == RunState.QUEUED:
+        return {"completed": 0, "total": total, "description": f"{name}: queued for the warehouse"}
+    if run.state == RunState.RUNNING:
+        if not run.plan:
+            return {"completed": 0, "total": total, "description": f"{name}: planning"}
+        return {"completed": 1, "total": total, "description": f"{name}: applying the plan"}
+    return {"completed": total, "total": total, "description": f"{name}: {run.state}"}
+
+
+def execute_report(cmd, run_id: int, options: dict | None = None) -> dict:
+    """Do a recorded run where the warehouse lives (the worker, else here); its report. On a terminal
+    a bar follows the run's row while the command waits."""
     from apps.retention.tasks import execute_run
     from apps.warehouse.dispatch import run_on_warehouse
 
-    cmd.stderr.write(f"run {run_id}: running on the warehouse...")
-    return run_on_warehouse(execute_run, timeout=3600, run_id=run_id)
+    with progress(cmd, options or {}, f"run {run_id}") as bar:
+        bar.note(f"run {run_id}: running on the warehouse...")
+        with polling(bar, lambda: _run_reading(run_id)):
+            return run_on_warehouse(execute_run, timeout=3600, run_id=run_id)
 
 
 def _execute(cmd, run, options) -> None:
     """Do a recorded run where the warehouse lives and print its report."""
-    report = execute_report(cmd, run.pk)
-    _print_report(cmd, report, options["json"])
+    report = execute_report(cmd, run.pk, options)
+    _print_report(cmd, report, options["format"] == "json")
     if report["state"] == "failed":
         raise CommandError(f"run {run.pk} failed: {report['error']}")
 
@@ -98,8 +128,14 @@ def handle_purge(cmd, options):
     from apps.approvals.services import ApprovalRefused
     from apps.core.durations import DurationError, parse_duration
     from apps.retention.models import RetentionRun
-    from apps.retention.services import RunRefused, purge_approval_request, purge_request
+    from apps.retention.services import (
+        RunRefused,
+        purge_approval_request,
+        purge_request,
+    )
 
+    if options["show"] is not None:
+        return _show_purge(cmd, options)
     who = actor(options["by"])
 
     def asker_named() -> None:
@@ -128,7 +164,7 @@ def handle_purge(cmd, options):
                                     as_of=options["as_of"])
             _execute(cmd, preview, options)
             if options["dry_run"]:
-                if not options["json"]:
+                if options["format"] != "json":
                     cmd.stderr.write(f"to ask for exactly this purge: archive purge --confirm --preview {preview.pk} "
                                      "--by USERNAME (a second person approves it)")
                 return
@@ -137,7 +173,29 @@ def handle_purge(cmd, options):
         raise CommandError(str(exc)) from None
     cmd.stderr.write(f"nothing was removed: the purge of preview {preview.pk} waits for a second person "
                      f"(archive approval approve {approval.pk} --by USERNAME)")
-    cmd.stdout.write(f"approval {approval.pk}")
+    if options["format"] == "json":
+        from apps.approvals.selectors import approval_as_dict
+
+        print_json(cmd, approval_as_dict(approval))
+    else:
+        cmd.stdout.write(f"approval {approval.pk}")
+
+
+def _show_purge(cmd, options) -> None:
+    """`purge --show RUN`: what GET /api/v1/purges/<id>/ answers (its keys), with the report's too."""
+    from apps.retention.models import RetentionRun
+    from apps.retention.tasks import report
+
+    run = RetentionRun.objects.filter(pk=options["show"], kind="purge").first()
+    if run is None:
+        raise CommandError(f"no purge {options['show']}")
+    if options["format"] == "json":
+        print_json(cmd, {"id": run.pk, "kind": run.kind, "parameters": run.parameters,
+                         "finished_at": run.finished_at.isoformat() if run.finished_at else None, **report(run),
+                         "error": run.error or None})
+        return
+    _print_report(cmd, report(run), False)
+    cmd.stdout.write(f"state: {run.state}" + (f"; error: {run.error}" if run.error else ""))
 
 
 def _print_report(cmd, report: dict, as_json: bool) -> None:
@@ -184,6 +242,10 @@ def handle_policy(cmd, options):
         except (ApprovalRefused, PermissionDenied) as exc:
             raise CommandError(f"{exc}; nothing was changed") from None
         pending = changes.approval is not None
+        if options["format"] == "json":  # the keys of PUT /api/v1/retention-policies/
+            print_json(cmd, {**changes.as_dict(), "weakened": changes.weakened, "approval": changes.approval,
+                             "dry_run": options["dry_run"]})
+            return
         for verb, scopes in changes.as_dict().items():
             if scopes:
                 note = " (dry run)" if options["dry_run"] else " (once approved)" if pending else ""
@@ -196,6 +258,14 @@ def handle_policy(cmd, options):
             cmd.stdout.write(f"approval {changes.approval}")
     else:
         resolved = selectors.policy_book().for_pair(options["queue"], options["outcome"])
+        if options["format"] == "json":
+            from apps.retention.resolution import BUILT_IN, SETTINGS
+
+            print_json(cmd, {"queue": options["queue"], "outcome": options["outcome"],
+                             "settings": {name: {"value": getattr(resolved, name),
+                                                 "from": resolved.sources.get(name, BUILT_IN)} for name in SETTINGS},
+                             "explain": resolved.explain()})
+            return
         cmd.stdout.write(f"queue={options['queue'] or '(any)'} outcome={options['outcome']}:")
         for line in resolved.explain():
             cmd.stdout.write(f"  {line}")

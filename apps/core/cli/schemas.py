@@ -6,7 +6,8 @@ import json
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import actor, os_user, read_json, table
+from apps.core.cli import actor, os_user, print_json, read_json, table
+
 
 def register(sub) -> None:
     schema = sub.add_parser("schema", help="list, check or apply record schema versions (docs/stream-contract.md)")
@@ -15,7 +16,10 @@ def register(sub) -> None:
                              "version, and why not; apply: record it and evolve ClickHouse and Iceberg")
     schema.add_argument("--file", metavar="F", help="check/apply: the version as JSON ('-' = stdin)")
     schema.add_argument("--dry-run", action="store_true", help="apply: check and show the ClickHouse change only")
-    schema.add_argument("--json", action="store_true", help="list: print the current version as JSON")
+    schema.add_argument("--format", choices=["text", "json"], default="text",
+                        help="json: list prints the current version, check and apply their outcome, as one object")
+    schema.add_argument("--json", dest="format", action="store_const", const="json",
+                        help="the same as --format json")
     schema.add_argument("--by", default=None, metavar="USERNAME", help="apply: portal user to record as the actor")
     schema.set_defaults(handler=handle_schema)
 
@@ -28,7 +32,7 @@ def handle_schema(cmd, options):
 
     if options["action"] == "list":
         applied = registry.versions()
-        if options["json"]:
+        if options["format"] == "json":
             cmd.stdout.write(json.dumps(applied[-1].as_dict(), indent=2))
             return
         versions, fields = _schema_rows(applied)
@@ -52,12 +56,17 @@ def handle_schema(cmd, options):
         _schema_refused(cmd, spec, check.reasons)
     summary = check.summary()
     changes = ", ".join(f"{k} {', '.join(v)}" for k in ("added", "deprecated", "removed") if (v := summary[k]))
+    as_json = options["format"] == "json"
     if options["action"] == "check":
+        if as_json:
+            return print_json(cmd, {**summary, "compatible": True})
         cmd.stdout.write(f"version {summary['version']} is compatible with version {summary['current']}: "
                           f"{changes or 'no field changes'}")
         return
     if options["dry_run"]:
         result = services.schema_apply(spec=spec, actor=who, dry_run=True)
+        if as_json:
+            return print_json(cmd, {**result, "dry_run": True})
         clickhouse = "ClickHouse would run:" if result["statements"] else "no ClickHouse change"
         cmd.stdout.write(f"version {result['version']} would be applied ({changes or 'no field changes'}); "
                           f"{clickhouse}")
@@ -71,6 +80,8 @@ def handle_schema(cmd, options):
                               actor=who.as_task())
     if not result["applied"]:
         _schema_refused(cmd, spec, result["reasons"])
+    if as_json:
+        return print_json(cmd, result)
     cmd.stdout.write(f"applied version {result['version']} ({changes or 'no field changes'}); "
                       f"ClickHouse migration {result['clickhouse_migration']}, Iceberg table evolved")
 

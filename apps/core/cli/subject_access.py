@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import actor
+from apps.core.cli import actor, add_format, print_json, table
 
 
 def register(sub) -> None:
@@ -30,6 +30,23 @@ def register(sub) -> None:
     export.add_argument("--out", required=True, metavar="DIR", help="where records.json and records.csv go")
     export.add_argument("--format", choices=["text", "json"], default="text", help="how to print the result")
     export.set_defaults(handler=handle_export)
+
+    listing = actions.add_parser("list", help="subject access requests, newest first (at most 200)")
+    listing.add_argument("--state", default=None, help="only this state (e.g. requested, ready, failed, expired)")
+    add_format(listing, choices=("table", "json"))
+    listing.set_defaults(handler=handle_list)
+    show = actions.add_parser("show", help="one request: state, records per tier, whether its bundle is there")
+    show.add_argument("id", type=int, help="the request's id (from `subject list`)")
+    add_format(show)
+    show.set_defaults(handler=handle_show)
+    bundle = actions.add_parser("bundle", help="write a ready request's bundle file (only whoever filed it may)")
+    bundle.add_argument("id", type=int, help="the request's id (from `subject list`)")
+    bundle.add_argument("--file-format", choices=["json", "csv"], default="json",
+                        help="which file of the bundle (default json)")
+    bundle.add_argument("--by", required=True, metavar="USERNAME", help="the compliance officer who filed it")
+    bundle.add_argument("--out", required=True, metavar="FILE", help="where to write it ('-' = standard output)")
+    add_format(bundle)
+    bundle.set_defaults(handler=handle_bundle)
 
 
 def _refusals():
@@ -76,3 +93,59 @@ def handle_export(cmd, options):
     else:
         cmd.stdout.write(f"{request.reference} (id {request.pk}): {built['records']} records; "
                          f"written {', '.join(written)}; the bundle is deleted at {built['expires_at']}")
+
+
+def _request(request_id: int):
+    from apps.erasure.models import SubjectAccessRequest
+
+    found = SubjectAccessRequest.objects.select_related("bundle", "requested_by").filter(pk=request_id).first()
+    if found is None:
+        raise CommandError(f"no subject access request {request_id}")
+    return found
+
+
+def handle_list(cmd, options):
+    from apps.erasure.access_selectors import access_as_dict, access_requests_listed
+
+    items = [access_as_dict(r) for r in access_requests_listed(state=options["state"])[:200]]
+    if options["format"] == "json":
+        print_json(cmd, items)
+        return
+    cmd.stdout.write(table(["id", "reference", "state", "names", "records", "requested_by", "expires_at"],
+                           [[d["id"], d["reference"], d["state"], d["names"], d["records"], d["requested_by"],
+                             d["expires_at"][:19]] for d in items]) if items else "no subject access requests")
+
+
+def handle_show(cmd, options):
+    from apps.erasure.access_selectors import access_as_dict
+
+    item = access_as_dict(_request(options["id"]))
+    if options["format"] == "json":
+        print_json(cmd, item)
+        return
+    for key in ("id", "reference", "state", "error", "requested_by", "legal_basis", "names", "records", "counts",
+                "available", "created_at", "ready_at", "downloaded_at", "expires_at", "expired_at"):
+        if item[key] not in (None, "", {}):
+            cmd.stdout.write(f"{key}: {json.dumps(item[key]) if isinstance(item[key], dict) else item[key]}")
+
+
+def handle_bundle(cmd, options):
+    from apps.erasure import access
+
+    request = _request(options["id"])
+    try:
+        got = access.access_download(request=request, actor=actor(options["by"]), fmt=options["file_format"])
+    except _refusals() as exc:
+        raise CommandError(str(exc)) from None
+    if options["out"] == "-":  # JSON or CSV: text
+        cmd.stdout.write(got.body.decode(), ending="")
+        return
+    try:
+        Path(options["out"]).write_bytes(got.body)
+    except OSError as exc:
+        raise CommandError(f"cannot write {options['out']}: {exc}") from None
+    if options["format"] == "json":
+        print_json(cmd, {"id": request.pk, "reference": request.reference, "file": options["out"],
+                         "bytes": len(got.body), "content_type": got.content_type})
+    else:
+        cmd.stdout.write(f"{options['out']} written ({len(got.body)} bytes of {request.reference}'s bundle)")

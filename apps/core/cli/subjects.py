@@ -19,6 +19,8 @@ def register(sub) -> None:
     keys.add_argument("--file", metavar="F", help="set: a JSON array of rules ('-' = standard input)")
     keys.add_argument("--by", default=None, metavar="USERNAME",
                       help="set: the portal user to record (default: your OS user)")
+    keys.add_argument("--format", choices=["text", "json"], default="text",
+                      help="json: set prints its changes as one object (get prints JSON either way)")
     keys.set_defaults(handler=handle)
 
 
@@ -37,6 +39,9 @@ def handle(cmd, options):
         summary = subject_keys_set(items=read_json(options["file"]), actor=actor(options["by"]))
     except (SubjectKeyError, PermissionDenied) as exc:
         raise CommandError(f"{exc}; nothing was changed") from None
+    if options["format"] == "json":
+        cmd.stdout.write(json.dumps(summary, default=str))
+        return
     for verb, rules in summary.items():
         for rule in rules:
             cmd.stdout.write(f"{verb}: {rule['name']} from {rule['source']} {rule['field']} ({rule['kind']})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import CommandError
 
-from apps.core.cli import actor
+from apps.core.cli import actor, add_format, print_json
 
 
 def register(sub) -> None:
@@ -18,6 +18,7 @@ def register(sub) -> None:
         one = actions.add_parser(name, help=text)
         one.add_argument("username", metavar="USER")
         one.add_argument("--by", metavar="ADMIN", help="the Administrator doing it (default: the operator)")
+        add_format(one)
         one.set_defaults(handler=handle_token)
 
 
@@ -30,10 +31,17 @@ def handle_token(cmd, options):
         if options["action"] == "create":
             key = token_create(actor=who, username=options["username"])
             cmd.stderr.write(f"token for {options['username']} (the old one, if any, no longer works):")
-            cmd.stdout.write(key)
-        elif token_revoke(actor=who, username=options["username"]):
-            cmd.stdout.write(f"revoked the token of {options['username']}")
+            if options["format"] == "json":
+                print_json(cmd, {"username": options["username"], "token": key})
+            else:
+                cmd.stdout.write(key)  # alone on its last line: scripts take it with `tail -1`
         else:
-            cmd.stdout.write(f"{options['username']} had no token")
+            revoked = token_revoke(actor=who, username=options["username"])
+            if options["format"] == "json":
+                print_json(cmd, {"username": options["username"], "revoked": bool(revoked)})
+            elif revoked:
+                cmd.stdout.write(f"revoked the token of {options['username']}")
+            else:
+                cmd.stdout.write(f"{options['username']} had no token")
     except (UnknownActor, PermissionDenied) as exc:
         raise CommandError(str(exc)) from None

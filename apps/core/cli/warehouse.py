@@ -12,6 +12,8 @@ def register(sub) -> None:
     migrate = sub.add_parser("migrate", help="apply only the warehouse migrations (ClickHouse and Iceberg)")
     migrate.add_argument("--wait-s3", type=float, default=90, metavar="SECONDS",
                          help="wait this long for S3 to come up first (default 90)")
+    migrate.add_argument("--format", choices=["text", "json"], default="json",
+                         help="json (the default) prints the migrations applied as one object; text one line each")
     migrate.set_defaults(handler=handle_migrate)
 
 
@@ -27,4 +29,8 @@ def handle_migrate(cmd, options):
         time.sleep(1)
 
     result = run_on_warehouse(warehouse_migrate, timeout=300)
-    cmd.stdout.write(json.dumps(result))
+    if options["format"] == "json":
+        cmd.stdout.write(json.dumps(result))
+    else:
+        for name, value in result.items():
+            cmd.stdout.write(f"{name}: {', '.join(map(str, value)) if isinstance(value, list) else value}")

@@ -9,12 +9,13 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.actors import Actor, UnknownActor, audit_context
-from apps.core.cli import (approvals, audit, erasure, explorer, exports, holds, jobs, lake, rehydration, restore,
-                           retention, schemas, stream, subject_access, subjects, tokens, warehouse)
+from apps.core.cli import (alerts, approvals, audit, erasure, explorer, exports, health, holds, jobs, lake,
+                           rehydration, restore, retention, schemas, stream, subject_access, subjects, tokens,
+                           tui, warehouse)
 
 # In the order `archive --help` lists them.
 MODULES = (exports, explorer, jobs, restore, warehouse, stream, retention, approvals, holds, erasure, subject_access,
-           subjects, schemas, rehydration, lake, audit, tokens)
+           subjects, schemas, rehydration, lake, audit, alerts, tokens, health, tui)
 
 
 class Command(BaseCommand):

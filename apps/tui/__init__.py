@@ -1,0 +1,1 @@
+"""The terminal dashboard, `archive tui`: status, query runs, schema and compliance in a Textual app (docs/tui.md)."""
