@@ -165,3 +165,26 @@ def test_the_compose_prometheus_config_loads_the_rules_and_scrapes_with_the_toke
     assert {"prometheus", "alertmanager"} <= set(compose["services"])
     for service in ("web", "worker"):  # one metrics directory for every process of the portal
         assert "metrics:/app/var/metrics" in compose["services"][service]["volumes"]
+
+
+def test_with_redis_down_the_status_page_still_answers_and_the_lag_alert_fires(archive, client, settings):
+    client.force_login(user_in("Viewer"))
+    settings.REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+
+    page = client.get("/")
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Redis cannot be reached" in text and "alert firing" in text
+    assert "firing" in text.split('id="alert-ArchiveExportLagging"')[1].split("</tr>")[0]
+    status = client.get("/status.json")
+    assert status.status_code == 503 and "Redis cannot be reached" in status.json()["error"]
+    assert value(scrape(client), "archive_stream_up") == 0
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
