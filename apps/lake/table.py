@@ -102,7 +102,9 @@ def committed_batch_ids(table: Table, candidates: set[str]) -> set[str]:
     return found
 
 
-COMMIT_ATTEMPTS = 8
+# How long an action keeps retrying lost commit races, and the longest pause between two attempts.
+COMMIT_RETRY_SECONDS = 60.0
+COMMIT_MAX_PAUSE_S = 2.0
 T = TypeVar("T")
 
 
@@ -110,17 +112,23 @@ def with_commit_retries(action: Callable[[Table], T], what: str) -> T:
     """Run `action` on a freshly loaded table, again from a fresh state when its commit loses a race.
 
     Exporters sharing a consumer group, and maintenance, commit to one table; pyiceberg retries a
-    lost race only four times, which two busy writers can exhaust.
+    lost race only four times, which two busy writers can exhaust. A count of attempts is not enough
+    either: on a slow machine an attempt (load, check, write, commit) can take longer than the other
+    writer's time between commits, so it lost eight times in a row (seen in CI). The retries go on
+    for COMMIT_RETRY_SECONDS, with growing random pauses that let the loser in between the other's
+    commits.
     """
-    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+    deadline = time.monotonic() + COMMIT_RETRY_SECONDS
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return action(load_table())
         except CommitFailedException:
-            if attempt == COMMIT_ATTEMPTS:
+            if time.monotonic() >= deadline:
                 raise
             logger.warning("Iceberg %s lost a commit race (attempt %d); retrying", what, attempt)
-            time.sleep(random.uniform(0.05, 0.25) * attempt)
-    raise AssertionError("the last attempt returns or raises")
+            time.sleep(min(COMMIT_MAX_PAUSE_S, random.uniform(0.05, 0.25) * attempt))
 
 
 def append_batch(data: pa.Table, batch_id: str) -> bool:
