@@ -84,3 +84,13 @@ def add_quiet(parser) -> None:
 
 def print_json(cmd, data) -> None:
     cmd.stdout.write(json.dumps(data, default=str))
+
+
+def print_item(cmd, options: dict, item: dict) -> None:
+    """One object: JSON with `--format json`, else a `key: value` line for each field that has a value."""
+    if options["format"] == "json":
+        print_json(cmd, item)
+        return
+    for key, value in item.items():
+        if value not in (None, "", [], {}):
+            cmd.stdout.write(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")

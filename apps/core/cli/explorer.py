@@ -9,7 +9,7 @@ import json
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import actor, print_json, table
+from apps.core.cli import actor, print_item, print_json, table
 
 
 def register(sub) -> None:
@@ -217,12 +217,7 @@ def handle_runs_show(cmd, options):
     from apps.explorer.selectors import run_as_dict
 
     item = run_as_dict(_run_of(options))
-    if options["format"] == "json":
-        print_json(cmd, item)
-        return
-    for key, value in item.items():
-        if value not in (None, "", [], {}):
-            cmd.stdout.write(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    print_item(cmd, options, item)
 
 
 def handle_runs_result(cmd, options):

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import CommandError
 
-from apps.core.cli import actor, add_format, day, print_json, table
+from apps.core.cli import actor, add_format, day, print_item, print_json, table
 
 
 def register(sub) -> None:
@@ -101,12 +101,7 @@ def handle_show(cmd, options):
     if hold is None:
         raise CommandError(f"no hold {options['id']}")
     item = hold_as_dict(hold)
-    if options["format"] == "json":
-        print_json(cmd, item)
-        return
-    for key, value in item.items():
-        if value not in (None, "", [], {}):
-            cmd.stdout.write(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    print_item(cmd, options, item)
 
 
 def handle_list(cmd, options):
