@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import datetime, timezone
 
 import pyarrow as pa
@@ -207,12 +208,24 @@ def _leftover_parts(table: str, since: datetime, partitions: list[str] | None,
     return [row[0] for row in inactive] + [f"detached:{n}" for (n,) in detached]
 
 
+_LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'")
+
+
+def _names(command: str, value: str) -> bool:
+    """Whether a mutation's command names this identifier: as one of its string literals (a short id
+    such as "42" is inside many a stream id or date there), or anywhere when it is long enough not to
+    occur by chance."""
+    if len(value) >= MIN_NEEDLE and value in command:
+        return True
+    return value in {re.sub(r"\\(.)", r"\1", text) for text in _LITERAL.findall(command)}
+
+
 def _mutations_naming(looking: _Looking, table: str) -> int:
     if not looking.raw:
         return 0
     rows = ch.query("SELECT command FROM system.mutations WHERE database = {d:String} AND table = {t:String}",
                     tag="verify", parameters={"d": ch.database(), "t": table}).result_rows
-    return sum(1 for (command,) in rows if any(value in command for value in looking.raw))
+    return sum(1 for (command,) in rows if any(_names(command, value) for value in looking.raw))
 
 
 def _check_merge_tree(looking: _Looking, table: str, since: datetime, partitions: list[str] | None,
