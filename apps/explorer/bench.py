@@ -132,7 +132,8 @@ def bulk_load(*, records: int, days: int, warm_days: int, now: datetime, log: Ca
     block_days = max(1, min(days, int(300_000 // max(per_day, 1)) or 1))
     end_ms = int(now.timestamp() * 1000) // DAY_MS * DAY_MS  # midnight: whole days per block
     warm_from = now - timedelta(days=warm_days)
-    loaded, warm, job_id, started = 0, 0, None, time.perf_counter()
+    loaded, warm, started = 0, 0, time.perf_counter()
+    job_ids = {}  # for the lookups: a warm job (of the newest block) and a cold one (of the oldest)
     for block, first in enumerate(range(0, days, block_days)):
         span = min(block_days, days - first)
         n = round(per_day * (first + span)) - round(per_day * first)
@@ -141,11 +142,14 @@ def bulk_load(*, records: int, days: int, warm_days: int, now: datetime, log: Ca
         data = transform([(f"{i}-0", [x for kv in e.items() for x in kv]) for i, e in enumerate(entries)],
                          bench_policies()).table
         del entries
-        job_id = job_id or data.column("job_id")[0].as_py()
         lake_table.append_batch(data.sort_by([("queue", "ascending"), ("enqueue_time", "ascending")]),
                                 f"bench-load-{block}")
         is_warm = pc.greater_equal(data.column("enqueue_time"), pa.scalar(warm_from, data.schema.field("enqueue_time").type))
         hot = data.filter(is_warm)
+        if hot.num_rows and "warm" not in job_ids:
+            job_ids["warm"] = hot.column("job_id")[0].as_py()
+        if hot.num_rows < data.num_rows:  # kept from the last block: the oldest days
+            job_ids["cold"] = data.filter(pc.invert(is_warm)).column("job_id")[0].as_py()
         if hot.num_rows:
             token = {"insert_deduplication_token": f"bench-load-{block}", **rollups.DEDUPLICATE_VIEWS}
             ch.insert_arrow("jobs_archive", hot, tag="bench", settings_=token)
@@ -154,7 +158,7 @@ def bulk_load(*, records: int, days: int, warm_days: int, now: datetime, log: Ca
         write_cold_only(data.filter(pc.invert(is_warm)), f"bench-load-{block}")
         loaded, warm = loaded + data.num_rows, warm + hot.num_rows
         log(f"loaded {loaded}/{records} records ({loaded / (time.perf_counter() - started):.0f}/s)")
-    return {"records": loaded, "warm_records": warm, "job_id": job_id,
+    return {"records": loaded, "warm_records": warm, "job_ids": job_ids,
             "load_seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -210,11 +214,17 @@ def run_queries_bench(*, records: int, days: int = 365, warm_days: int = 30, rep
                     runner(template, {"from": (now - timedelta(days=7)).isoformat()}, "jobs_archive"), repeats)
             queries[name] = figures
         log("timing job lookups")
-        lookup = runner(TEMPLATES["job_lookup"], {"job_id": loaded["job_id"]})
-        found = len(lookup().rows)
-        if not found:
-            raise RuntimeError("the job lookup found nothing: the job index misses a loaded record")
-        job_lookup = {**time_repeatedly(lookup, repeats), "attempts_found": found}
+        # `job_lookup`: a job on a cold day, the slower case (its day's file is read, and jobs_all's
+        # routing); `job_lookup_warm`: a job on a warm day (the cold branch opens no file).
+        lookups = {}
+        for tier, job_id in sorted(loaded["job_ids"].items()):
+            lookup = runner(TEMPLATES["job_lookup"], {"job_id": job_id})
+            found = lookup()
+            if not found.rows:
+                raise RuntimeError(f"the job lookup found nothing of {job_id}: the job index misses a loaded record")
+            at = found.columns.index("tier")
+            lookups[tier] = {**time_repeatedly(lookup, repeats), "attempts_found": len(found.rows),
+                             "tiers_found": sorted({row[at] for row in found.rows})}
         log("timing the query-run overhead through a real worker")
         # The worker stores results in the bench's own SeaweedFS; its warehouse is a chDB of its own.
         from django.conf import settings
@@ -224,4 +234,5 @@ def run_queries_bench(*, records: int, days: int = 365, warm_days: int = 30, rep
         overhead = measure_run_overhead(repeats=overhead_runs, env={**os.environ, **s3}, log=log)
     return {"records": loaded["records"], "days": days, "warm_days": warm_days, "warm_records": loaded["warm_records"],
             "load_seconds": loaded["load_seconds"], "repeats": repeats, "templates": queries,
-            "job_lookup": job_lookup, "run_overhead": overhead}
+            "job_lookup": lookups.get("cold") or lookups["warm"], "job_lookup_warm": lookups.get("warm"),
+            "run_overhead": overhead}

@@ -29,6 +29,12 @@ FORCED_SETTINGS = {
     "apply_deleted_mask": 1,
     "format_display_secrets_in_show_and_select": 0,
 }
+# How the engine plans, not what a query may do. With this on, the planner builds each IN-subquery's
+# set early to try it against an index, and `jobs_all`'s routing has three such sets (the groups
+# moved, the groups still served warm, a template's own): measured on 1M records, a job lookup took
+# 0.72 and retention_status over 7 days 0.78 of the time with it off, the rollup templates the same.
+# An analyst's IN (SELECT ...) on the warm table's sort key then filters without the index.
+PLANNING_SETTINGS = {"use_index_for_in_with_subqueries": 0}
 _PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -117,6 +123,7 @@ def run_read_only(sql: str, *, max_rows: int | None = None, max_seconds: int | N
                 "max_rows_to_read": settings.CLICKHOUSE_QUERY_MAX_ROWS_TO_READ,
                 "max_bytes_to_read": settings.CLICKHOUSE_QUERY_MAX_BYTES_TO_READ,
                 "max_memory_usage": settings.CLICKHOUSE_QUERY_MAX_MEMORY,
+                **PLANNING_SETTINGS,
                 **FORCED_SETTINGS,
             },
         )

@@ -28,5 +28,7 @@ def test_the_queries_bench_times_every_template_and_a_lookup(archive, tmp_path):
         beside = {"warm_table_last_7_days"} if "FROM jobs_all" in TEMPLATES[name].select else set()
         assert set(timings) == {*RANGES, *beside}
         assert all(t["p95_ms"] >= t["p50_ms"] > 0 for t in timings.values())
-    assert figures["job_lookup"]["attempts_found"] >= 1
+    # A job on a cold day and one on a warm day, each found where the bench put it.
+    assert figures["job_lookup"]["attempts_found"] >= 1 and figures["job_lookup"]["tiers_found"] == ["cold"]
+    assert figures["job_lookup_warm"]["attempts_found"] >= 1 and figures["job_lookup_warm"]["tiers_found"] == ["warm"]
     assert figures["run_overhead"]["runs"] == 4 and figures["run_overhead"]["p50_ms"] > 0
