@@ -67,6 +67,14 @@ SCHEDULE: tuple[Periodic, ...] = (
         every_seconds=3600,
         description="queue_hourly_stats, error_patterns, worker_daily_stats as Parquet under rollups/",
     ),
+    # What jobs_all holds per day, for retention_status (apps.warehouse.held): the days written since
+    # the last run are read from the records until then, so this only keeps those reads few.
+    Periodic(
+        name="summarise what is held per day",
+        task="apps.warehouse.tasks.held_refresh",
+        every_seconds=60,
+        description="held_daily: records, oldest and newest per day, queue and outcome, for the days written since",
+    ),
     # The stats page shows the newest snapshot of the archive's figures (records, bytes, compression).
     Periodic(
         name="archive stats",

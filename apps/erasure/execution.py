@@ -39,6 +39,7 @@ from apps.places import copies, dead_letters, stream, subject_index
 from apps.places.subject import Subject
 from apps.rehydration import tables
 from apps.retention.locks import one_run_at_a_time
+from apps.warehouse import held
 from apps.warehouse.physical import parts_holding, remove_rows
 
 logger = logging.getLogger(__name__)
@@ -114,8 +115,9 @@ def _located_with_parts(subject: Subject, table: str) -> dict:
 
 def _warm(run: _Run) -> dict:
     plan = run.plan("warm", lambda: _located_with_parts(run.subject, "jobs_archive"))
-    remove_rows("jobs_archive", plan["stream_ids"], plan["days"], parts=plan.get("parts", ()),
-                checkpoint="erasure_warm_mutated")
+    with held.changing(plan["days"] if plan["stream_ids"] else ()):
+        remove_rows("jobs_archive", plan["stream_ids"], plan["days"], parts=plan.get("parts", ()),
+                    checkpoint="erasure_warm_mutated")
     faults.checkpoint("erasure_warm")
     return {"records": len(plan["stream_ids"]), "partitions": len(plan["days"]),
             "parts_rewritten": len(plan.get("parts", ()))}
@@ -145,7 +147,8 @@ def _cold(run: _Run) -> dict:
     plan = run.plan("cold", make)
     located = survey.Located(plan["stream_ids"], plan["days"])
     if located.stream_ids and maintenance.erasure_snapshot_ms(reference) is None:  # an earlier attempt's is committed
-        maintenance.erase_where(survey.resolved(run.subject, located).iceberg(), reference)
+        with held.changing(located.days):
+            maintenance.erase_where(survey.resolved(run.subject, located).iceberg(), reference)
     faults.checkpoint("erasure_cold_deleted")
     step = run.step("cold")
     # Noted once, after the delete and before anything goes, so a retry does and counts the same:

@@ -118,15 +118,9 @@ def bulk_load(*, records: int, days: int, warm_days: int, now: datetime, log: Ca
 
     The benchmark's loading path only: the records pass the exporter's transform (the same columns,
     sampling and redaction), but not its ledger, so loading 10M records takes minutes, not hours."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     from apps.exports.bench import bench_policies
-    from apps.exports.pipeline.sinks import write_cold_only
     from apps.exports.pipeline.transform import transform
-    from apps.lake import table as lake_table
-    from apps.warehouse import client as ch
-    from apps.warehouse import job_index, rollups
+    from apps.warehouse import held
 
     per_day = records / days
     block_days = max(1, min(days, int(300_000 // max(per_day, 1)) or 1))
@@ -142,24 +136,40 @@ def bulk_load(*, records: int, days: int, warm_days: int, now: datetime, log: Ca
         data = transform([(f"{i}-0", [x for kv in e.items() for x in kv]) for i, e in enumerate(entries)],
                          bench_policies()).table
         del entries
-        lake_table.append_batch(data.sort_by([("queue", "ascending"), ("enqueue_time", "ascending")]),
-                                f"bench-load-{block}")
-        is_warm = pc.greater_equal(data.column("enqueue_time"), pa.scalar(warm_from, data.schema.field("enqueue_time").type))
-        hot = data.filter(is_warm)
+        with held.changing(held.days_of(data)):  # as every write of the archive
+            hot, cold = _load_block(data, block, warm_from)
         if hot.num_rows and "warm" not in job_ids:
             job_ids["warm"] = hot.column("job_id")[0].as_py()
-        if hot.num_rows < data.num_rows:  # kept from the last block: the oldest days
-            job_ids["cold"] = data.filter(pc.invert(is_warm)).column("job_id")[0].as_py()
-        if hot.num_rows:
-            token = {"insert_deduplication_token": f"bench-load-{block}", **rollups.DEDUPLICATE_VIEWS}
-            ch.insert_arrow("jobs_archive", hot, tag="bench", settings_=token)
-            job_index.add(hot)
-        # The older days as tiering leaves them: in the cold tier only, indexed, their groups marked.
-        write_cold_only(data.filter(pc.invert(is_warm)), f"bench-load-{block}")
+        if cold.num_rows:  # kept from the last block: the oldest days
+            job_ids["cold"] = cold.column("job_id")[0].as_py()
         loaded, warm = loaded + data.num_rows, warm + hot.num_rows
         log(f"loaded {loaded}/{records} records ({loaded / (time.perf_counter() - started):.0f}/s)")
     return {"records": loaded, "warm_records": warm, "job_ids": job_ids,
             "load_seconds": round(time.perf_counter() - started, 1)}
+
+
+def _load_block(data, block: int, warm_from: datetime):
+    """One block into both tiers as tiering leaves them; returns its warm and its cold-only records."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from apps.exports.pipeline.sinks import write_cold_only
+    from apps.lake import table as lake_table
+    from apps.warehouse import client as ch
+    from apps.warehouse import job_index, rollups
+
+    lake_table.append_batch(data.sort_by([("queue", "ascending"), ("enqueue_time", "ascending")]),
+                            f"bench-load-{block}")
+    is_warm = pc.greater_equal(data.column("enqueue_time"), pa.scalar(warm_from, data.schema.field("enqueue_time").type))
+    hot = data.filter(is_warm)
+    if hot.num_rows:
+        token = {"insert_deduplication_token": f"bench-load-{block}", **rollups.DEDUPLICATE_VIEWS}
+        ch.insert_arrow("jobs_archive", hot, tag="bench", settings_=token)
+        job_index.add(hot)
+    # The older days as tiering leaves them: in the cold tier only, indexed, their groups marked.
+    cold = data.filter(pc.invert(is_warm))
+    write_cold_only(cold, f"bench-load-{block}")
+    return hot, cold
 
 
 def _settle(log: Callable[[str], None], *, limit_s: float = 300) -> None:
@@ -194,6 +204,13 @@ def run_queries_bench(*, records: int, days: int = 365, warm_days: int = 30, rep
         log(f"loading {records} records over {days} days, the last {warm_days} warm")
         loaded = bulk_load(records=records, days=days, warm_days=warm_days, now=now, log=log)
         _settle(log)
+        # What the beat's refresh does after writes, here for every loaded day at once.
+        from apps.warehouse import held
+
+        started = time.perf_counter()
+        summarised = held.refresh()["summarised"]
+        held_refresh = {"days": summarised, "seconds": round(time.perf_counter() - started, 2)}
+        log(f"summarised what is held on {summarised} days in {held_refresh['seconds']} s")
 
         def runner(template, params: dict, table: str = "jobs_all"):
             bound = template.bind(params)
@@ -233,6 +250,6 @@ def run_queries_bench(*, records: int, days: int = 365, warm_days: int = 30, rep
               ("S3_ENDPOINT_URL", "S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
         overhead = measure_run_overhead(repeats=overhead_runs, env={**os.environ, **s3}, log=log)
     return {"records": loaded["records"], "days": days, "warm_days": warm_days, "warm_records": loaded["warm_records"],
-            "load_seconds": loaded["load_seconds"], "repeats": repeats, "templates": queries,
+            "load_seconds": loaded["load_seconds"], "held_refresh": held_refresh, "repeats": repeats, "templates": queries,
             "job_lookup": lookups.get("cold") or lookups["warm"], "job_lookup_warm": lookups.get("warm"),
             "run_overhead": overhead}

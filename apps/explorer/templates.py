@@ -14,7 +14,9 @@ otherwise), `now`, or a moment relative to now such as `-7d`, `-24h` or `-30m`; 
 is fixed when the run is submitted, so a run repeated from the history asks the same question.
 
 `job_lookup` reads the job index (`apps.warehouse.job_index`) on the worker first and binds the
-days that hold the job, so only those days' files are read in the cold tier.
+days that hold the job, so only those days' files are read in the cold tier. `retention_status`
+binds the days whose summary in `held_daily` is exact (`apps.warehouse.held`) and reads only the
+others from `jobs_all`.
 """
 
 from __future__ import annotations
@@ -172,6 +174,12 @@ def _job_days(bound: dict) -> dict:
     return {"days": days_of_job(bound["job_id"])}
 
 
+def _summarised_days(bound: dict) -> dict:
+    from apps.warehouse.held import summarised_days
+
+    return {"summarised_days": summarised_days()}
+
+
 _T = "DateTime64(6, 'UTC')"
 FROM = Param("from", "datetime", "From", "start of the time range (ISO time, or -7d, -24h)", default="-7d",
              clause=f"enqueue_time >= {{from:{_T}}}")
@@ -276,12 +284,21 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
         "GROUP BY worker_id, worker_version\nORDER BY jobs DESC"),
     Template(
         "retention_status", "Retention status",
-        "Per queue and outcome: records held, the oldest and newest, and the age of the oldest in days.",
-        (FROM, TO, QUEUE, OUTCOME),
-        "SELECT queue, outcome, count() AS records, min(enqueue_time) AS oldest, max(enqueue_time) AS newest,\n"
-        "       dateDiff('day', min(enqueue_time), now()) AS oldest_age_days\n"
-        "FROM jobs_all",
-        "GROUP BY queue, outcome\nORDER BY queue, outcome"),
+        "Per queue and outcome: records held now, the oldest and newest, and the age of the oldest in days. "
+        "It counts whole days (UTC), the day holding `from` included: the days summarised in held_daily "
+        "from there, the days written since its last refresh from jobs_all.",
+        (FROM_DAY, TO_DAY, QUEUE, OUTCOME),
+        "SELECT queue, outcome, sum(r.records) AS records, min(r.oldest) AS oldest, max(r.newest) AS newest,\n"
+        "       dateDiff('day', min(r.oldest), now()) AS oldest_age_days\n"
+        "FROM (SELECT day, queue, outcome, records, oldest, newest FROM held_daily FINAL\n"
+        "      WHERE day IN {summarised_days:Array(Date)}\n"
+        "      UNION ALL\n"
+        "      SELECT toDate(enqueue_time) AS day, queue, outcome, count() AS records,\n"
+        "             min(enqueue_time) AS oldest, max(enqueue_time) AS newest\n"
+        "      FROM jobs_all WHERE toDate(enqueue_time) NOT IN {summarised_days:Array(Date)}\n"
+        "      GROUP BY day, queue, outcome) AS r",
+        "GROUP BY queue, outcome\nORDER BY queue, outcome",
+        prepare_with=_summarised_days),
     Template(
         "dead_letter_reasons", "Dead-letter reasons",
         "Why jobs ended dead (out of retries): per queue and error type, with the retries spent."

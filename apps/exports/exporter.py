@@ -36,6 +36,7 @@ from apps.places.selection import Entry, text_fields
 from apps.retention.selectors import export_policies
 from apps.stream import client as streams
 from apps.stream.client import fields_dict, stream_id_key
+from apps.warehouse import held
 
 logger = logging.getLogger(__name__)
 # One long-lived thread per process for ClickHouse inserts (its chDB client lives as long).
@@ -456,16 +457,18 @@ class Exporter:
             to_iceberg = result.records and sinks.ICEBERG in batch.sinks and batch.iceberg_at is None
             # The ClickHouse insert runs in chDB's C++ code, outside the GIL, so it overlaps the
             # (mostly Python) Iceberg append; each is recorded only once it has succeeded.
-            clickhouse = _clickhouse_writer.submit(self._timed_clickhouse, result, batch_key) if to_clickhouse else None
-            try:
-                if to_iceberg:
-                    with self._stage("iceberg"):
-                        sinks.write_iceberg(result.table, batch_key)
-                        if sinks.CLICKHOUSE not in batch.sinks:
-                            sinks.write_cold_only(result.table, batch_key)
-            finally:
-                if clickhouse is not None:
-                    clickhouse.result()
+            # What the batch's days hold changes: their summary (apps.warehouse.held) is stale meanwhile.
+            with held.changing(held.days_of(result.table) if to_clickhouse or to_iceberg else ()):
+                clickhouse = _clickhouse_writer.submit(self._timed_clickhouse, result, batch_key) if to_clickhouse else None
+                try:
+                    if to_iceberg:
+                        with self._stage("iceberg"):
+                            sinks.write_iceberg(result.table, batch_key)
+                            if sinks.CLICKHOUSE not in batch.sinks:
+                                sinks.write_cold_only(result.table, batch_key)
+                finally:
+                    if clickhouse is not None:
+                        clickhouse.result()
             if to_clickhouse:
                 faults.checkpoint("clickhouse_written")
                 ledger.mark(batch, clickhouse_at=ledger.now())

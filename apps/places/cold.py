@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from apps.lake import maintenance
 from apps.places.selection import Selection, iceberg, sql
 from apps.warehouse import client as ch
+from apps.warehouse import held
 
 NAME = "cold"
 
@@ -19,6 +20,7 @@ class Found:
     files: int = 0
     bytes: int = 0
     emptied_days: set[str] = field(default_factory=set)  # days with no cold record left after
+    days: set[str] = field(default_factory=set)  # days with a record to remove
 
     def summary(self) -> dict:
         return {"records": self.records, "files_rewritten": self.files, "bytes_in_those_files": self.bytes}
@@ -48,6 +50,7 @@ def preview(selections: list[Selection]) -> Found:
                     f"FROM {{db}}.jobs_cold GROUP BY day", tag="purge", parameters=params).result_rows
     found.records = sum(int(matching) for _, _, matching in rows)
     found.emptied_days = {day for day, total, matching in rows if matching and matching == total}
+    found.days = {day for day, _, matching in rows if matching}
     files = maintenance.files_matching(iceberg(selections))
     found.files, found.bytes = files.files, files.bytes
     return found
@@ -56,5 +59,6 @@ def preview(selections: list[Selection]) -> Found:
 def remove(found: Found) -> dict:
     if not found.records:
         return {"records": 0}
-    maintenance.delete_where(iceberg(found.selections))
+    with held.changing(found.days):
+        maintenance.delete_where(iceberg(found.selections))
     return {"records": found.records}

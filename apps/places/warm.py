@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from apps.places.selection import Selection, sql
 from apps.retention.tiering import warm_bytes_per_row
 from apps.warehouse import client as ch
+from apps.warehouse import held
 
 NAME = "warm"
 
@@ -39,5 +40,6 @@ def remove(found: Found) -> dict:
     if not found.per_day:
         return {"records": 0}
     where, params = sql(found.selections)
-    ch.command(f"DELETE FROM {{db}}.jobs_archive WHERE {where}", tag="purge", parameters=params)
+    with held.changing(found.per_day):
+        ch.command(f"DELETE FROM {{db}}.jobs_archive WHERE {where}", tag="purge", parameters=params)
     return {"records": sum(found.per_day.values())}

@@ -17,6 +17,8 @@ from apps.warehouse import rollups
 ARCHIVE_TABLES = ("jobs_all", "jobs_archive", "jobs_cold")
 # The rollups (apps.warehouse.rollups): aggregates without personal data, in every list that reads the archive.
 ROLLUP_TABLES: tuple[str, ...] = rollups.TABLES
+# What jobs_all holds per day, queue and outcome (apps.warehouse.held): counts and times, no personal data.
+HELD_TABLES = ("held_daily",)
 REHYDRATED = r"rehydrated_[0-9a-f]{12}"
 
 # The portal's own bookkeeping in CLICKHOUSE_DATABASE: no role reads it, whatever a list says.
@@ -28,6 +30,7 @@ INTERNAL_TABLES = {
     "job_index_in": "the job index's intake",
     "job_index_mv": "the job index's intake",
     "rollup_in": "the rollups' intake",
+    "held_days": "which days of held_daily are exact now (the retention_status template reads it for you)",
     **{view: "a materialized view that fills a rollup" for view in rollups.VIEWS},
 }
 
@@ -128,7 +131,7 @@ def _shown_pattern(pattern: str) -> str:
     return "rehydrated_*" if pattern == REHYDRATED else pattern
 
 
-ANALYST = AllowList(name=roles.ANALYST, tables=frozenset(ARCHIVE_TABLES + ROLLUP_TABLES), patterns=(REHYDRATED,))
+ANALYST = AllowList(name=roles.ANALYST, tables=frozenset(ARCHIVE_TABLES + ROLLUP_TABLES + HELD_TABLES), patterns=(REHYDRATED,))
 SRE = AllowList(name=roles.SRE, tables=ANALYST.tables, patterns=ANALYST.patterns,
                 system_tables=frozenset(SYSTEM_TABLES))
 ADMINISTRATOR = AllowList(name=roles.ADMINISTRATOR, tables=SRE.tables, patterns=SRE.patterns,

@@ -6,11 +6,12 @@ from apps.lake import table as lake_table
 from apps.lake.s3 import S3Config
 from apps.schemas import registry
 from apps.schemas.evolution import evolve_warehouse
-from apps.warehouse import job_index, logical, migrator, rollups
+from apps.warehouse import held, job_index, logical, migrator, rollups
 
 
 FAST_READS_MIGRATION = "0005_job_index"  # the job index, and jobs_all's bound on the cold days
 ROLLUPS_MIGRATION = "0006_rollups"
+HELD_MIGRATION = "0007_held"
 
 
 def warehouse_migrate() -> dict:
@@ -26,4 +27,6 @@ def warehouse_migrate() -> dict:
         job_index.backfill_cold()
     if ROLLUPS_MIGRATION in applied:  # new now: count what the archive held before (its views count what comes)
         rollups.backfill()
+    if HELD_MIGRATION in applied:  # new now: every day archived before is to be summarised
+        held.mark_unknown_days()
     return {"clickhouse_applied": applied, "iceberg_table": ".".join(lake_table.identifier())}

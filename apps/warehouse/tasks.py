@@ -16,3 +16,11 @@ def rollups_to_lake() -> dict:
     from apps.warehouse import rollups
 
     return rollups.to_lake()
+
+
+@shared_task(acks_late=True, expires=120)
+def held_refresh() -> dict:
+    """Summarise the days written since the last run (apps.warehouse.held); beat runs it every minute."""
+    from apps.warehouse import held
+
+    return held.refresh()

@@ -23,6 +23,7 @@ def test_the_queries_bench_times_every_template_and_a_lookup(archive, tmp_path):
     figures = json.loads(result.stdout)
     assert figures["records"] == 3000 and 0 < figures["warm_records"] < 3000
     assert set(figures["templates"]) == set(TEMPLATES) - {"job_lookup"}
+    assert 300 < figures["held_refresh"]["days"] <= 365  # the loaded days (3000 records over 365), summarised first
     for name, timings in figures["templates"].items():
         # The warm table alone, beside the templates that read jobs_all (the floor to compare with).
         beside = {"warm_table_last_7_days"} if "FROM jobs_all" in TEMPLATES[name].select else set()

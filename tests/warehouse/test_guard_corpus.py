@@ -273,7 +273,7 @@ def test_allow_lists_per_role():
     both = allow_list_for_roles([roles.ANALYST, roles.SRE])
     assert both.tables == SRE.tables and both.system_tables == SRE.system_tables
     assert ANALYST.tables == {"jobs_all", "jobs_archive", "jobs_cold", "queue_hourly_stats", "error_patterns",
-                              "worker_daily_stats"} and not ANALYST.system_tables
+                              "worker_daily_stats", "held_daily"} and not ANALYST.system_tables
     assert SRE.system_tables == ADMINISTRATOR.system_tables == set(SYSTEM_TABLES)
     assert not {"query_log", "processes", "text_log", "mutations", "users", "grants"} & SRE.system_tables
 

@@ -17,7 +17,7 @@ from apps.exports.exporter import Exporter
 from apps.warehouse.dispatch import run_on_warehouse
 from apps.warehouse.guard import QueryRejected, check_query
 
-_ONLY_ARCHIVE = (r"queries read only the archive tables \(error_patterns, jobs_all, jobs_archive, jobs_cold, "
+_ONLY_ARCHIVE = (r"queries read only the archive tables \(error_patterns, held_daily, jobs_all, jobs_archive, jobs_cold, "
                  r"queue_hourly_stats, worker_daily_stats, rehydrated_\*\)")
 
 ACCEPTED = [
