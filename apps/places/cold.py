@@ -30,13 +30,13 @@ def resolve_holds(selection):
     """The selection with its subject-key holds resolved to the cold records they keep (by stream id):
     an Iceberg expression cannot look inside the subject_keys list."""
     keep = []
-    for held in selection.keep:
-        if held.key_hashes and held.stream_ids is None:
-            clause, params = held.sql("r_")
+    for hold in selection.keep:
+        if hold.key_hashes and hold.stream_ids is None:
+            clause, params = hold.sql("r_")
             rows = ch.query(f"SELECT stream_id FROM {{db}}.jobs_cold WHERE {clause}", tag="purge",
                             parameters=params).result_rows
-            held = held.resolved(sid for (sid,) in rows)
-        keep.append(held)
+            hold = hold.resolved(sid for (sid,) in rows)
+        keep.append(hold)
     return selection.keeping(keep)
 
 

@@ -15,7 +15,6 @@ from apps.explorer.models import QueryRun, RunState
 from apps.retention.purge import Selection, apply_purge, preview_purge
 from apps.warehouse import client as ch
 from apps.warehouse import held
-from tests.explorer.conftest import analyst, exported, records  # noqa: F401  (fixtures)
 
 ALL_TIME = {"from": "2000-01-01"}
 
