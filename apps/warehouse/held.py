@@ -88,23 +88,24 @@ def changing(days: Iterable) -> Iterator[None]:
                 pass
 
 
+def _days(sql: str) -> list[date]:
+    return [d for (d,) in ch.query(sql, tag="held").result_rows]
+
+
 def summarised_days() -> list[date]:
     """The days whose `held_daily` rows are exact now."""
-    return [d for (d,) in ch.query("SELECT day FROM {db}.held_days FINAL WHERE fresh = 1 ORDER BY day",
-                                   tag="held").result_rows]
+    return _days("SELECT day FROM {db}.held_days FINAL WHERE fresh = 1 ORDER BY day")
 
 
 def stale_days() -> list[date]:
-    return [d for (d,) in ch.query("SELECT day FROM {db}.held_days FINAL WHERE fresh = 0 ORDER BY day",
-                                   tag="held").result_rows]
+    return _days("SELECT day FROM {db}.held_days FINAL WHERE fresh = 0 ORDER BY day")
 
 
 def mark_unknown_days() -> int:
     """Mark stale every day the job index knows and `held_days` does not (what was archived before
     the summary existed); the next refresh summarises them. Idempotent."""
-    known = set(summarised_days()) | set(stale_days())
-    indexed = [d for (d,) in ch.query("SELECT DISTINCT day FROM {db}.job_index", tag="held").result_rows]
-    unknown = sorted(set(indexed) - known)
+    unknown = _days("SELECT DISTINCT day FROM {db}.job_index "
+                    "WHERE day NOT IN (SELECT day FROM {db}.held_days) ORDER BY day")
     if unknown:
         _mark(unknown, fresh=False, version=1)  # older than any write's mark
     return len(unknown)

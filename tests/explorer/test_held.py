@@ -130,3 +130,9 @@ def test_a_write_that_fails_leaves_its_days_stale(exported):
         with held.changing([day]):
             raise RuntimeError("the write failed half way")
     assert day in held.stale_days() and day not in held.summarised_days()
+
+
+def test_the_days_archived_before_the_summary_are_marked_stale_once(exported, records):
+    ch.command("TRUNCATE TABLE {db}.held_days", tag="test")  # as an archive from before migration 0007
+    assert held.mark_unknown_days() == len(_days(records))
+    assert set(held.stale_days()) == _days(records) and held.mark_unknown_days() == 0
